@@ -128,9 +128,9 @@ export function assertAlmostEquals(actual: number, expected: number, tolerance =
   const suffix = msg ? `: ${msg}` : ".";
   const f = (n: number) => (Number.isInteger(n) ? n : n.toExponential());
   throw new AssertionError(
-    `Expected actual: "${f(actual)}" to be close to "${f(expected)}": delta "${
-      f(delta)
-    }" is greater than "${f(tolerance)}"${suffix}`,
+    `Expected actual: "${f(actual)}" to be close to "${f(expected)}": delta "${f(delta)}" is greater than "${
+      f(tolerance)
+    }"${suffix}`,
   );
 }
 
@@ -195,7 +195,9 @@ export function assertArrayIncludes<T>(actual: ArrayLike<T>, expected: ArrayLike
   if (missing.length === 0) return;
   const suffix = msg ? `: ${msg}` : ".";
   throw new AssertionError(
-    `Expected actual: "${format(actual)}" to include: "${format(expected)}"${suffix}\nmissing: ${format(missing)}`,
+    `Expected actual: "${format(actual)}" to include: "${format(expected)}"${suffix}\nmissing: ${
+      format(missing)
+    }`,
   );
 }
 
