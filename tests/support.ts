@@ -1,0 +1,47 @@
+/**
+ * Helpers for tests that need files from outside the repository: datasets from the data directory
+ * and reference fixtures. On a user's machine without them those tests are skipped with a note;
+ * in CI (`FISHDIP_REQUIRE_DATA=1`, set by `.ci/run`) a missing file is an error, so a
+ * misconfigured run can never pass by skipping.
+ *
+ * ```ts
+ * Deno.test({ name: "conll04 counts", ignore: ignoreWithoutData("conll04/conll04_train.json"), fn() {} });
+ * ```
+ *
+ * @module
+ */
+import { dataDir, fixturesDir } from "../lib/config/paths.ts";
+
+function exists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const noted = new Set<string>();
+
+function ignoreUnless(root: string, relative: string, what: string): boolean {
+  const path = relative ? `${root}/${relative}` : root;
+  if (exists(path)) return false;
+  if (Deno.env.get("FISHDIP_REQUIRE_DATA")) {
+    throw new Error(`${what} required (FISHDIP_REQUIRE_DATA is set) but missing: ${path}`);
+  }
+  if (!noted.has(path)) {
+    noted.add(path);
+    console.error(`note: skipping tests that need ${what} ${path}`);
+  }
+  return true;
+}
+
+/** `ignore` value for a test that needs `relative` inside the data directory. */
+export function ignoreWithoutData(relative = ""): boolean {
+  return ignoreUnless(dataDir(), relative, "the data file");
+}
+
+/** `ignore` value for a test that needs `relative` inside the fixtures directory. */
+export function ignoreWithoutFixtures(relative = ""): boolean {
+  return ignoreUnless(fixturesDir(), relative, "the fixture");
+}
