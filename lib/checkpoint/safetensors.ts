@@ -1,15 +1,32 @@
 /**
- * Reading Hugging Face `safetensors` files.
+ * Reading and writing Hugging Face `safetensors` files.
  *
  * Format: 8-byte little-endian header length N, N bytes of JSON
  * (`{name: {dtype, shape, data_offsets: [begin, end]}, "__metadata__": {...}}`, offsets relative
- * to the end of the header), then the raw little-endian row-major tensor data.
+ * to the end of the header), then the raw little-endian row-major tensor data. Our writer pads the
+ * header with spaces to a multiple of 8 bytes and stores tensors back to back in alphabetical
+ * order of their names, as the reference fixtures do.
+ *
+ * Reading validates everything it relies on (header length, JSON, dtypes, shapes, offsets in range
+ * and not overlapping) and throws a {@link SafetensorsError} naming the file, so a damaged file
+ * never turns into silent zeros.
+ *
+ * ```ts
+ * import { readSafetensors, serializeSafetensors } from "./lib/checkpoint/safetensors.ts";
+ * const bytes = serializeSafetensors({ w: { dtype: "F32", shape: [2], data: new Float32Array([1, 2]) } });
+ * await Deno.writeFile("/tmp/w.safetensors", bytes);
+ * const { tensors } = await readSafetensors("/tmp/w.safetensors");
+ * tensors.get("w")!.data; // Float32Array [1, 2]
+ * ```
  *
  * @module
  */
 
-/** dtypes we read. BF16 and F16 are widened to float32 on load. */
+/** dtypes we read. BF16 and F16 are widened to float32 on load; I64 becomes float64. */
 export type SafetensorsDtype = "F32" | "F64" | "F16" | "BF16" | "I32" | "I64" | "U8" | "I8" | "BOOL";
+
+/** Floating-point dtypes (what a model weight may be stored as). */
+export const FLOAT_DTYPES: readonly SafetensorsDtype[] = ["F32", "F16", "BF16", "F64"];
 
 /** One tensor as stored in the file. */
 export interface TensorEntry {
@@ -25,6 +42,25 @@ export interface SafetensorsFile {
   metadata: Record<string, string>;
 }
 
+/** A tensor's header entry, with offsets made absolute (from the start of the file). */
+export interface HeaderEntry {
+  dtype: SafetensorsDtype;
+  shape: number[];
+  /** Absolute byte offset of the first data byte in the file. */
+  start: number;
+  /** Absolute byte offset one past the last data byte. */
+  end: number;
+}
+
+/** A parsed and validated header: what {@link readSafetensorsHeader} returns. */
+export interface SafetensorsHeader {
+  /** Tensors in file order of their data. */
+  entries: Map<string, HeaderEntry>;
+  metadata: Record<string, string>;
+  /** Total file size the header implies (end of the last tensor). */
+  dataEnd: number;
+}
+
 /** Thrown for malformed files; the message names the file and what is wrong. */
 export class SafetensorsError extends Error {
   constructor(message: string) {
@@ -33,7 +69,8 @@ export class SafetensorsError extends Error {
   }
 }
 
-const BYTES: Record<SafetensorsDtype, number> = {
+/** Bytes per element of each dtype. */
+export const DTYPE_BYTES: Readonly<Record<SafetensorsDtype, number>> = {
   F32: 4,
   F64: 8,
   F16: 2,
@@ -45,107 +82,555 @@ const BYTES: Record<SafetensorsDtype, number> = {
   BOOL: 1,
 };
 
-/** Decodes one IEEE half-precision value. */
-function halfToFloat(h: number): number {
-  const s = h & 0x8000 ? -1 : 1, e = (h >> 10) & 0x1f, f = h & 0x3ff;
-  if (e === 0) return s * f * 2 ** -24;
-  if (e === 31) return f ? NaN : s * Infinity;
-  return s * (1 + f / 1024) * 2 ** (e - 15);
+// The official library refuses headers over 100 MB; a larger "length" means the file is not
+// safetensors at all (a pickle or zip archive read as a length gives an absurd number).
+const MAX_HEADER_BYTES = 100_000_000;
+
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+let halfTable: Float32Array | undefined;
+
+/** float16 bit pattern -> float32 value, for all 65536 patterns (built once, 256 KB). */
+function halfToFloatTable(): Float32Array {
+  if (halfTable) return halfTable;
+  const t = new Float32Array(65536);
+  for (let h = 0; h < 65536; h++) {
+    const s = h & 0x8000 ? -1 : 1, e = (h >> 10) & 0x1f, f = h & 0x3ff;
+    t[h] = e === 0
+      ? s * f * 2 ** -24
+      : e === 31
+      ? (f ? NaN : s * Infinity)
+      : s * (1 + f / 1024) * 2 ** (e - 15);
+  }
+  return (halfTable = t);
 }
 
-function decode(dtype: SafetensorsDtype, bytes: Uint8Array, count: number): TensorEntry["data"] {
+/** An aligned copy of `bytes` as a fresh ArrayBuffer (typed arrays need element alignment). */
+function alignedCopy(bytes: Uint8Array): ArrayBuffer {
+  return bytes.slice().buffer as ArrayBuffer;
+}
+
+/** Little-endian 16-bit words of `bytes` (copied, so alignment never matters). */
+function words16(bytes: Uint8Array, count: number): Uint16Array {
+  if (LITTLE_ENDIAN) return new Uint16Array(alignedCopy(bytes));
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const out = new Uint16Array(count);
+  for (let i = 0; i < count; i++) out[i] = dv.getUint16(2 * i, true);
+  return out;
+}
+
+/**
+ * Decodes raw little-endian bytes of one tensor. On little-endian hosts (all the ones Deno runs
+ * on) F32/F64/I32 are one memcpy; BF16 is a shift per element; F16 is a table lookup.
+ */
+export function decodeTensorBytes(
+  dtype: SafetensorsDtype,
+  bytes: Uint8Array,
+  count: number,
+): TensorEntry["data"] {
+  const dv = () => new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   switch (dtype) {
     case "F32": {
-      const out = new Float32Array(count);
-      for (let i = 0; i < count; i++) out[i] = dv.getFloat32(4 * i, true);
+      if (LITTLE_ENDIAN) return new Float32Array(alignedCopy(bytes));
+      const out = new Float32Array(count), d = dv();
+      for (let i = 0; i < count; i++) out[i] = d.getFloat32(4 * i, true);
       return out;
     }
     case "F64": {
-      const out = new Float64Array(count);
-      for (let i = 0; i < count; i++) out[i] = dv.getFloat64(8 * i, true);
-      return out;
-    }
-    case "BF16": {
-      // A bfloat16 is the top half of a float32: append 16 zero bits.
-      const bits = new Uint32Array(count);
-      for (let i = 0; i < count; i++) bits[i] = dv.getUint16(2 * i, true) << 16;
-      return new Float32Array(bits.buffer);
-    }
-    case "F16": {
-      const out = new Float32Array(count);
-      for (let i = 0; i < count; i++) out[i] = halfToFloat(dv.getUint16(2 * i, true));
+      if (LITTLE_ENDIAN) return new Float64Array(alignedCopy(bytes));
+      const out = new Float64Array(count), d = dv();
+      for (let i = 0; i < count; i++) out[i] = d.getFloat64(8 * i, true);
       return out;
     }
     case "I32": {
-      const out = new Int32Array(count);
-      for (let i = 0; i < count; i++) out[i] = dv.getInt32(4 * i, true);
+      if (LITTLE_ENDIAN) return new Int32Array(alignedCopy(bytes));
+      const out = new Int32Array(count), d = dv();
+      for (let i = 0; i < count; i++) out[i] = d.getInt32(4 * i, true);
+      return out;
+    }
+    case "BF16": {
+      // A bfloat16 is the top half of a float32: append 16 zero bits. This is exact.
+      const w = words16(bytes, count);
+      const bits = new Uint32Array(count);
+      for (let i = 0; i < count; i++) bits[i] = w[i] << 16;
+      if (!LITTLE_ENDIAN) {
+        const d = new DataView(bits.buffer);
+        for (let i = 0; i < count; i++) d.setUint32(4 * i, bits[i], true);
+      }
+      return new Float32Array(bits.buffer);
+    }
+    case "F16": {
+      const w = words16(bytes, count), table = halfToFloatTable();
+      const out = new Float32Array(count);
+      for (let i = 0; i < count; i++) out[i] = table[w[i]];
       return out;
     }
     case "I64": {
-      const out = new Float64Array(count);
-      for (let i = 0; i < count; i++) out[i] = Number(dv.getBigInt64(8 * i, true));
+      // Float64 holds integers exactly up to 2^53; beyond that we refuse rather than round.
+      const d = dv(), out = new Float64Array(count);
+      for (let i = 0; i < count; i++) {
+        const v = d.getBigInt64(8 * i, true);
+        if (v > 9007199254740991n || v < -9007199254740991n) {
+          throw new SafetensorsError(`I64 value ${v} at index ${i} does not fit a float64 exactly`);
+        }
+        out[i] = Number(v);
+      }
       return out;
     }
     case "U8":
     case "BOOL":
       return bytes.slice();
     case "I8":
-      return new Int8Array(bytes.slice().buffer);
+      return new Int8Array(alignedCopy(bytes));
   }
+}
+
+function isNonNegInt(x: unknown): x is number {
+  return typeof x === "number" && Number.isSafeInteger(x) && x >= 0;
+}
+
+/**
+ * Validates a header's JSON and makes offsets absolute. `fileSize` (when known) bounds the data.
+ * Exported for the checkpoint loader, which reads headers before deciding which tensors to read.
+ */
+export function parseHeader(headerBytes: Uint8Array, name: string, fileSize?: number): SafetensorsHeader {
+  let header: unknown;
+  try {
+    header = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(headerBytes));
+  } catch (e) {
+    throw new SafetensorsError(
+      `${name}: header is not valid JSON (${(e as Error).message}); the file is damaged or not safetensors`,
+    );
+  }
+  if (header === null || typeof header !== "object" || Array.isArray(header)) {
+    throw new SafetensorsError(`${name}: header is not a JSON object`);
+  }
+  const dataStart = 8 + headerBytes.byteLength;
+  const entries: [string, HeaderEntry][] = [];
+  let metadata: Record<string, string> = {};
+  for (const [key, value] of Object.entries(header as Record<string, unknown>)) {
+    if (key === "__metadata__") {
+      if (value === null || typeof value !== "object" || Array.isArray(value)) {
+        throw new SafetensorsError(`${name}: "__metadata__" is not an object`);
+      }
+      metadata = value as Record<string, string>;
+      continue;
+    }
+    const v = value as { dtype?: unknown; shape?: unknown; data_offsets?: unknown } | null;
+    if (v === null || typeof v !== "object") {
+      throw new SafetensorsError(`${name}: header entry "${key}" is not an object`);
+    }
+    if (typeof v.dtype !== "string" || !(v.dtype in DTYPE_BYTES)) {
+      throw new SafetensorsError(
+        `${name}: tensor "${key}" has unsupported dtype "${v.dtype}" (supported: ${
+          Object.keys(DTYPE_BYTES).join(", ")
+        })`,
+      );
+    }
+    if (!Array.isArray(v.shape) || !v.shape.every(isNonNegInt)) {
+      throw new SafetensorsError(`${name}: tensor "${key}" has an invalid shape ${JSON.stringify(v.shape)}`);
+    }
+    const offs = v.data_offsets;
+    if (!Array.isArray(offs) || offs.length !== 2 || !offs.every(isNonNegInt) || offs[0] > offs[1]) {
+      throw new SafetensorsError(`${name}: tensor "${key}" has invalid data_offsets ${JSON.stringify(offs)}`);
+    }
+    const dtype = v.dtype as SafetensorsDtype;
+    const shape = v.shape as number[];
+    const count = shape.reduce((a, b) => a * b, 1);
+    const [begin, end] = offs as [number, number];
+    if (end - begin !== count * DTYPE_BYTES[dtype]) {
+      throw new SafetensorsError(
+        `${name}: tensor "${key}" has ${end - begin} bytes but shape [${shape}] of ${dtype} ` +
+          `needs ${count * DTYPE_BYTES[dtype]}`,
+      );
+    }
+    if (fileSize !== undefined && dataStart + end > fileSize) {
+      throw new SafetensorsError(
+        `${name}: truncated: tensor "${key}" ends at byte ${
+          dataStart + end
+        }, but the file has ${fileSize} bytes`,
+      );
+    }
+    entries.push([key, { dtype, shape, start: dataStart + begin, end: dataStart + end }]);
+  }
+  entries.sort((a, b) => a[1].start - b[1].start || a[1].end - b[1].end);
+  for (let i = 1; i < entries.length; i++) {
+    const [pn, p] = entries[i - 1], [cn, c] = entries[i];
+    if (c.start < p.end) {
+      throw new SafetensorsError(
+        `${name}: tensors "${pn}" and "${cn}" overlap (bytes ${p.start - dataStart}..${
+          p.end - dataStart
+        } and ` +
+          `${c.start - dataStart}..${c.end - dataStart} of the data)`,
+      );
+    }
+  }
+  const dataEnd = entries.length ? entries[entries.length - 1][1].end : dataStart;
+  return { entries: new Map(entries), metadata, dataEnd };
+}
+
+function headerLength(first8: Uint8Array, name: string, fileSize: number): number {
+  if (first8.byteLength < 8 || fileSize < 8) {
+    throw new SafetensorsError(
+      `${name}: truncated: ${fileSize} bytes, too short for the 8-byte header length`,
+    );
+  }
+  const len = new DataView(first8.buffer, first8.byteOffset, 8).getBigUint64(0, true);
+  if (8n + len > BigInt(fileSize)) {
+    throw new SafetensorsError(
+      `${name}: header length ${len} runs past the end of the file (${fileSize} bytes): ` +
+        `the file is truncated or not a safetensors file`,
+    );
+  }
+  if (len > BigInt(MAX_HEADER_BYTES)) {
+    throw new SafetensorsError(`${name}: header length ${len} is implausibly large; not a safetensors file?`);
+  }
+  return Number(len);
 }
 
 /** Parses a safetensors file from its bytes. `name` is used in error messages. */
 export function parseSafetensors(bytes: Uint8Array, name = "<bytes>"): SafetensorsFile {
-  if (bytes.byteLength < 8) {
-    throw new SafetensorsError(`${name}: truncated: ${bytes.byteLength} bytes, no header length`);
-  }
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const headerLen = Number(dv.getBigUint64(0, true));
-  if (8 + headerLen > bytes.byteLength) {
-    throw new SafetensorsError(
-      `${name}: header length ${headerLen} runs past the end of the file (${bytes.byteLength} bytes)`,
-    );
-  }
-  let header: Record<string, unknown>;
-  try {
-    header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + headerLen)));
-  } catch (e) {
-    throw new SafetensorsError(`${name}: header is not valid JSON (${(e as Error).message})`);
-  }
-  const dataStart = 8 + headerLen;
+  const len = headerLength(bytes.subarray(0, 8), name, bytes.byteLength);
+  const header = parseHeader(bytes.subarray(8, 8 + len), name, bytes.byteLength);
   const tensors = new Map<string, TensorEntry>();
-  let metadata: Record<string, string> = {};
-  for (const [key, value] of Object.entries(header)) {
-    if (key === "__metadata__") {
-      metadata = value as Record<string, string>;
-      continue;
-    }
-    const v = value as { dtype: string; shape: number[]; data_offsets: [number, number] };
-    if (!(v.dtype in BYTES)) {
-      throw new SafetensorsError(`${name}: tensor "${key}" has unsupported dtype "${v.dtype}"`);
-    }
-    const dtype = v.dtype as SafetensorsDtype;
-    const count = v.shape.reduce((a, b) => a * b, 1);
-    const [begin, end] = v.data_offsets;
-    if (end - begin !== count * BYTES[dtype]) {
-      throw new SafetensorsError(
-        `${name}: tensor "${key}" has ${end - begin} bytes but shape [${v.shape}] of ${dtype} ` +
-          `needs ${count * BYTES[dtype]}`,
-      );
-    }
-    if (dataStart + end > bytes.byteLength) {
-      throw new SafetensorsError(
-        `${name}: truncated: tensor "${key}" ends at byte ${dataStart + end}, file has ${bytes.byteLength}`,
-      );
-    }
-    const raw = bytes.subarray(dataStart + begin, dataStart + end);
-    tensors.set(key, { dtype, shape: v.shape, data: decode(dtype, raw, count) });
+  for (const [key, e] of header.entries) {
+    const count = e.shape.reduce((a, b) => a * b, 1);
+    tensors.set(key, {
+      dtype: e.dtype,
+      shape: e.shape,
+      data: decodeTensorBytes(e.dtype, bytes.subarray(e.start, e.end), count),
+    });
   }
-  return { tensors, metadata };
+  return { tensors, metadata: header.metadata };
 }
 
-/** Reads and parses a safetensors file from disk. */
-export async function readSafetensors(path: string): Promise<SafetensorsFile> {
-  return parseSafetensors(await Deno.readFile(path), path);
+async function readFully(file: Deno.FsFile, buf: Uint8Array, position: number, name: string): Promise<void> {
+  await file.seek(position, Deno.SeekMode.Start);
+  let off = 0;
+  while (off < buf.byteLength) {
+    const n = await file.read(buf.subarray(off));
+    if (n === null) {
+      throw new SafetensorsError(`${name}: truncated: unexpected end of file at byte ${position + off}`);
+    }
+    off += n;
+  }
+}
+
+/**
+ * Reads only the header of a file on disk (cheap even for multi-gigabyte files) and validates it
+ * against the file's size.
+ */
+export async function readSafetensorsHeader(path: string): Promise<SafetensorsHeader> {
+  const file = await Deno.open(path, { read: true });
+  try {
+    return await readHeaderFrom(file, path);
+  } finally {
+    file.close();
+  }
+}
+
+async function readHeaderFrom(file: Deno.FsFile, path: string): Promise<SafetensorsHeader> {
+  const size = (await file.stat()).size;
+  const first8 = new Uint8Array(Math.min(8, size));
+  await readFully(file, first8, 0, path);
+  const len = headerLength(first8, path, size);
+  const headerBytes = new Uint8Array(len);
+  await readFully(file, headerBytes, 8, path);
+  return parseHeader(headerBytes, path, size);
+}
+
+/** Options for {@link readSafetensors}. */
+export interface ReadOptions {
+  /** Read only the tensors for which this returns true (the header is always read whole). */
+  filter?: (name: string, entry: HeaderEntry) => boolean;
+}
+
+/**
+ * Reads and parses a safetensors file from disk. Each tensor's bytes are read straight into
+ * their own buffer, so a large file never sits in memory twice.
+ */
+export async function readSafetensors(path: string, opts: ReadOptions = {}): Promise<SafetensorsFile> {
+  const file = await Deno.open(path, { read: true });
+  try {
+    const header = await readHeaderFrom(file, path);
+    const tensors = new Map<string, TensorEntry>();
+    for (const [key, e] of header.entries) {
+      if (opts.filter && !opts.filter(key, e)) continue;
+      tensors.set(key, await readEntry(file, path, key, e));
+    }
+    return { tensors, metadata: header.metadata };
+  } finally {
+    file.close();
+  }
+}
+
+/** Reads one tensor described by a header entry from an open file. */
+export async function readEntry(
+  file: Deno.FsFile,
+  path: string,
+  key: string,
+  e: HeaderEntry,
+): Promise<TensorEntry> {
+  const buf = new Uint8Array(e.end - e.start);
+  await readFully(file, buf, e.start, path);
+  const count = e.shape.reduce((a, b) => a * b, 1);
+  let data: TensorEntry["data"];
+  if (LITTLE_ENDIAN && (e.dtype === "F32" || e.dtype === "F64" || e.dtype === "I32")) {
+    // The buffer is fresh and aligned: view it, no copy.
+    data = e.dtype === "F32"
+      ? new Float32Array(buf.buffer)
+      : e.dtype === "F64"
+      ? new Float64Array(buf.buffer)
+      : new Int32Array(buf.buffer);
+  } else {
+    try {
+      data = decodeTensorBytes(e.dtype, buf, count);
+    } catch (err) {
+      throw new SafetensorsError(`${path}: tensor "${key}": ${(err as Error).message}`);
+    }
+  }
+  return { dtype: e.dtype, shape: e.shape, data };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Writing
+
+/** Data accepted by the writer; converted to the tensor's dtype (BF16/F16 round to nearest even). */
+export type TensorData =
+  | Float32Array
+  | Float64Array
+  | Int32Array
+  | Uint8Array
+  | Int8Array
+  | Uint16Array
+  | BigInt64Array
+  | number[];
+
+/** One tensor to write. For BF16/F16 a `Uint16Array` is taken as raw bit patterns. */
+export interface TensorInput {
+  dtype: SafetensorsDtype;
+  shape: number[];
+  data: TensorData;
+}
+
+/** Tensors to write, by name. */
+export type TensorMap = Map<string, TensorInput> | Record<string, TensorInput>;
+
+function entriesOf(tensors: TensorMap): [string, TensorInput][] {
+  const list = tensors instanceof Map ? [...tensors] : Object.entries(tensors);
+  // Alphabetical by name (UTF-16 code units; identical to byte order for ASCII names).
+  return list.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+}
+
+/** float32 -> bfloat16 bits, rounding to nearest, ties to even (NaN stays a quiet NaN). */
+function toBf16(src: ArrayLike<number>): Uint16Array {
+  const n = src.length;
+  const f = src instanceof Float32Array ? src : Float32Array.from(src);
+  const u = new Uint32Array(f.buffer, f.byteOffset, n);
+  const out = new Uint16Array(n);
+  for (let i = 0; i < n; i++) {
+    const x = u[i];
+    if ((x & 0x7fffffff) > 0x7f800000) out[i] = (x >>> 16) | 0x40;
+    else out[i] = (x + 0x7fff + ((x >>> 16) & 1)) >>> 16;
+  }
+  return out;
+}
+
+/** float32 -> IEEE half bits, rounding to nearest even (overflow -> infinity). */
+function toF16(src: ArrayLike<number>): Uint16Array {
+  const n = src.length, out = new Uint16Array(n);
+  const f = new Float32Array(1), u = new Uint32Array(f.buffer);
+  for (let i = 0; i < n; i++) {
+    f[0] = src[i];
+    const x = u[0], sign = (x >>> 16) & 0x8000, exp = (x >>> 23) & 0xff;
+    let mant = x & 0x7fffff;
+    if (exp === 0xff) {
+      out[i] = sign | 0x7c00 | (mant ? 0x200 : 0);
+      continue;
+    }
+    const e = exp - 127 + 15;
+    if (e >= 0x1f) {
+      out[i] = sign | 0x7c00;
+      continue;
+    }
+    if (e <= 0) {
+      if (e < -10) {
+        out[i] = sign;
+        continue;
+      }
+      mant |= 0x800000;
+      const shift = 14 - e;
+      let h = mant >>> shift;
+      const rem = mant & ((1 << shift) - 1), half = 1 << (shift - 1);
+      if (rem > half || (rem === half && (h & 1))) h++;
+      out[i] = sign | h;
+      continue;
+    }
+    let h = (e << 10) | (mant >>> 13);
+    const rem = mant & 0x1fff;
+    // A carry out of the mantissa bumps the exponent (up to infinity), which is the right result.
+    if (rem > 0x1000 || (rem === 0x1000 && (h & 1))) h++;
+    out[i] = sign | h;
+  }
+  return out;
+}
+
+/** Little-endian bytes of one tensor in its dtype. */
+export function encodeTensor(name: string, t: TensorInput): Uint8Array {
+  if (!(t.dtype in DTYPE_BYTES)) {
+    throw new SafetensorsError(`tensor "${name}": unsupported dtype "${t.dtype}"`);
+  }
+  if (!Array.isArray(t.shape) || !t.shape.every(isNonNegInt)) {
+    throw new SafetensorsError(`tensor "${name}": invalid shape ${JSON.stringify(t.shape)}`);
+  }
+  const count = t.shape.reduce((a, b) => a * b, 1);
+  if (t.data.length !== count) {
+    throw new SafetensorsError(
+      `tensor "${name}": shape [${t.shape}] needs ${count} values, data has ${t.data.length}`,
+    );
+  }
+  const d = t.data;
+  let arr: ArrayBufferView;
+  switch (t.dtype) {
+    case "F32":
+      arr = d instanceof Float32Array ? d : Float32Array.from(d as ArrayLike<number>);
+      break;
+    case "F64":
+      arr = d instanceof Float64Array ? d : Float64Array.from(d as ArrayLike<number>);
+      break;
+    case "I32":
+      arr = d instanceof Int32Array ? d : Int32Array.from(d as ArrayLike<number>);
+      break;
+    case "I64":
+      arr = d instanceof BigInt64Array ? d : BigInt64Array.from(d as ArrayLike<number>, (x) => BigInt(x));
+      break;
+    case "BF16":
+      arr = d instanceof Uint16Array ? d : toBf16(d as ArrayLike<number>);
+      break;
+    case "F16":
+      arr = d instanceof Uint16Array ? d : toF16(d as ArrayLike<number>);
+      break;
+    case "U8":
+    case "BOOL":
+      arr = d instanceof Uint8Array ? d : Uint8Array.from(d as ArrayLike<number>);
+      break;
+    case "I8":
+      arr = d instanceof Int8Array ? d : Int8Array.from(d as ArrayLike<number>);
+      break;
+  }
+  const bytes = new Uint8Array(arr.buffer, arr.byteOffset, arr.byteLength);
+  if (LITTLE_ENDIAN || DTYPE_BYTES[t.dtype] === 1) return bytes;
+  const w = DTYPE_BYTES[t.dtype], out = new Uint8Array(bytes.byteLength);
+  for (let i = 0; i < bytes.byteLength; i += w) for (let j = 0; j < w; j++) out[i + j] = bytes[i + w - 1 - j];
+  return out;
+}
+
+/** A serialised file as its parts: the 8-byte length plus header, then each tensor's bytes. */
+export interface EncodedSafetensors {
+  head: Uint8Array;
+  chunks: Uint8Array[];
+  byteLength: number;
+}
+
+/** Encodes tensors and metadata into the parts of a file, without concatenating them. */
+export function encodeSafetensors(
+  tensors: TensorMap,
+  metadata: Record<string, string> = {},
+): EncodedSafetensors {
+  for (const [k, v] of Object.entries(metadata)) {
+    if (typeof v !== "string") {
+      throw new SafetensorsError(
+        `metadata "${k}" must be a string (safetensors metadata is string -> string)`,
+      );
+    }
+  }
+  const header: Record<string, unknown> = {};
+  const chunks: Uint8Array[] = [];
+  let offset = 0;
+  for (const [name, t] of entriesOf(tensors)) {
+    if (name === "__metadata__") {
+      throw new SafetensorsError(`"__metadata__" is reserved and cannot name a tensor`);
+    }
+    const bytes = encodeTensor(name, t);
+    header[name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + bytes.byteLength] };
+    chunks.push(bytes);
+    offset += bytes.byteLength;
+  }
+  // Metadata last, compact JSON: the same bytes as the reference fixtures' writer.
+  if (Object.keys(metadata).length) header.__metadata__ = metadata;
+  const json = new TextEncoder().encode(JSON.stringify(header));
+  const padded = Math.ceil(json.byteLength / 8) * 8;
+  const head = new Uint8Array(8 + padded).fill(0x20, 8 + json.byteLength);
+  new DataView(head.buffer).setBigUint64(0, BigInt(padded), true);
+  head.set(json, 8);
+  return { head, chunks, byteLength: head.byteLength + offset };
+}
+
+/**
+ * Serialises tensors into the bytes of a safetensors file: 8-byte LE header length, JSON header
+ * padded with spaces to a multiple of 8, tensors sorted by name and stored back to back.
+ *
+ * ```ts
+ * const bytes = writeSafetensors({ b: { dtype: "BF16", shape: [1], data: new Float32Array([0.5]) } }, { format: "pt" });
+ * ```
+ */
+export function writeSafetensors(tensors: TensorMap, metadata: Record<string, string> = {}): Uint8Array {
+  const enc = encodeSafetensors(tensors, metadata);
+  const out = new Uint8Array(enc.byteLength);
+  out.set(enc.head, 0);
+  let off = enc.head.byteLength;
+  for (const c of enc.chunks) {
+    out.set(c, off);
+    off += c.byteLength;
+  }
+  return out;
+}
+
+/** Alias of {@link writeSafetensors} under the name Python's `safetensors` uses. */
+export const serializeSafetensors: typeof writeSafetensors = writeSafetensors;
+
+/**
+ * Writes `bytes` (or parts) to `path` atomically: a temporary file in the same directory, synced,
+ * then renamed over the target, so a killed process leaves either the old file or the new one.
+ */
+export async function atomicWrite(path: string, parts: Uint8Array | Uint8Array[]): Promise<void> {
+  const slash = path.lastIndexOf("/");
+  const dir = slash >= 0 ? path.slice(0, slash) : ".";
+  const base = path.slice(slash + 1);
+  const tmp = `${dir}/.${base}.tmp-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
+  const file = await Deno.open(tmp, { write: true, create: true, truncate: true });
+  try {
+    for (const p of Array.isArray(parts) ? parts : [parts]) {
+      let off = 0;
+      while (off < p.byteLength) off += await file.write(p.subarray(off));
+    }
+    await file.sync();
+  } catch (e) {
+    file.close();
+    await Deno.remove(tmp).catch(() => {});
+    throw e;
+  }
+  file.close();
+  try {
+    await Deno.rename(tmp, path);
+  } catch (e) {
+    await Deno.remove(tmp).catch(() => {});
+    throw e;
+  }
+}
+
+/**
+ * Writes a safetensors file to disk atomically, streaming tensor by tensor (no whole-file copy).
+ *
+ * ```ts
+ * await writeSafetensorsFile("/tmp/x.safetensors", { x: { dtype: "F32", shape: [1], data: [1] } });
+ * ```
+ */
+export async function writeSafetensorsFile(
+  path: string,
+  tensors: TensorMap,
+  metadata: Record<string, string> = {},
+): Promise<void> {
+  const enc = encodeSafetensors(tensors, metadata);
+  await atomicWrite(path, [enc.head, ...enc.chunks]);
 }
