@@ -1,0 +1,189 @@
+/**
+ * NER in CoNLL column files: CoNLL-2003 (`word POS chunk NER`) and OntoNotes 5 as TANL reads it
+ * (`data/ontonotes/{split}.txt`, one token per line, the tag in the last column).
+ *
+ * The reader is TANL's `NERDataset.load_data_single_split`:
+ * - the token is the first whitespace-separated column and the tag the last (a line with one column
+ *   has no tag); `O` means outside;
+ * - a blank line or a line starting with `-DOCSTART-` ends the sentence;
+ * - an entity ends, and a new one may begin, wherever the tag's type changes, the tag goes to or
+ *   from `O`, or the tag starts with `B-` or `S-`. That one rule reads IOB1 (CoNLL-2003's own
+ *   scheme, where `B-` only separates two adjacent entities of one type), IOB2 and IOBES alike;
+ * - the tag that begins an entity must start with `B-`, `I-` or `S-` and name a known type.
+ *
+ * Two deliberate differences, both only on input TANL would reject or crash on: a line holding only
+ * whitespace ends the sentence (TANL raises `IndexError`), and a continuation tag with a prefix
+ * other than `B-`/`I-`/`E-`/`S-` (`X-PER` after `I-PER`) is an error (TANL accepts it silently).
+ * Every error names the file and line.
+ *
+ * @module
+ */
+import type { DatasetSchema, Example, LabelType } from "./types.ts";
+import { dataFile, DataFormatError, type LoadOptions, pySplit, readText, textLines } from "./io.ts";
+
+/** Builds a schema's type list from TANL's `short -> natural` dictionary (same order). */
+export function labelTypes(natural: Record<string, string>): LabelType[] {
+  return Object.entries(natural).map(([short, nat]) => ({ short, natural: nat }));
+}
+
+/** CoNLL-2003 NER, with TANL's natural names. */
+export const CONLL03_SCHEMA: DatasetSchema = {
+  name: "conll03",
+  task: "ner",
+  entityTypes: labelTypes({ LOC: "location", MISC: "miscellaneous", ORG: "organization", PER: "person" }),
+  relationTypes: [],
+};
+
+/** OntoNotes 5 NER: the 18 types with TANL's natural names. */
+export const ONTONOTES_SCHEMA: DatasetSchema = {
+  name: "ontonotes",
+  task: "ner",
+  entityTypes: labelTypes({
+    CARDINAL: "cardinal",
+    DATE: "date",
+    EVENT: "event",
+    FAC: "facility",
+    GPE: "country city state",
+    LANGUAGE: "language",
+    LAW: "law",
+    LOC: "location",
+    MONEY: "monetary",
+    NORP: "nationality religious political group",
+    ORDINAL: "ordinal",
+    ORG: "organization",
+    PERCENT: "percent",
+    PERSON: "person",
+    PRODUCT: "product",
+    QUANTITY: "quantity",
+    TIME: "time",
+    WORK_OF_ART: "work_of_art",
+  }),
+  relationTypes: [],
+};
+
+const TAG = /^([BIES])-(.+)$/;
+
+/**
+ * Parses a CoNLL column file into NER examples with ids `split-index`.
+ *
+ * `file` is only used in error messages. Entity types are looked up by their short name in
+ * `schema.entityTypes`; the returned entities share those `LabelType` objects.
+ *
+ * ```ts
+ * const [ex] = parseConllNer("EU NNP I-NP I-ORG\nrejects VBZ I-VP O\n", "x.txt", "train", CONLL03_SCHEMA);
+ * // ex.entities[0] -> { type: { short: "ORG", natural: "organization" }, start: 0, end: 1 }
+ * ```
+ */
+export function parseConllNer(text: string, file: string, split: string, schema: DatasetSchema): Example[] {
+  const types = new Map(schema.entityTypes.map((t) => [t.short, t]));
+  const examples: Example[] = [];
+  let tokens: string[] = [];
+  let labels: (string | null)[] = [];
+  let lineNos: number[] = [];
+
+  const flush = () => {
+    if (tokens.length === 0) return;
+    examples.push(sentenceToExample(`${split}-${examples.length}`, tokens, labels, lineNos, file, types));
+    tokens = [];
+    labels = [];
+    lineNos = [];
+  };
+
+  const lines = textLines(text);
+  for (let n = 0; n < lines.length; n++) {
+    const line = lines[n];
+    if (line.startsWith("-DOCSTART-")) {
+      flush();
+      continue;
+    }
+    const cols = pySplit(line);
+    if (cols.length === 0) {
+      flush();
+      continue;
+    }
+    tokens.push(cols[0]);
+    labels.push(cols.length > 1 && cols[cols.length - 1] !== "O" ? cols[cols.length - 1] : null);
+    lineNos.push(n + 1);
+  }
+  flush();
+  return examples;
+}
+
+function sentenceToExample(
+  id: string,
+  tokens: string[],
+  labels: (string | null)[],
+  lineNos: number[],
+  file: string,
+  types: Map<string, LabelType>,
+): Example {
+  const entities: Example["entities"] = [];
+  let start: number | null = null;
+  let type: LabelType | null = null;
+  for (let j = 0; j <= labels.length; j++) {
+    const label = j < labels.length ? labels[j] : null;
+    const prev = j > 0 ? labels[j - 1] : null;
+    let m: RegExpExecArray | null = null;
+    if (label !== null) {
+      m = TAG.exec(label);
+      if (m === null) {
+        throw DataFormatError.atLine(
+          file,
+          lineNos[j],
+          `tag ${JSON.stringify(label)} is not IOB (expected O, B-TYPE, I-TYPE, E-TYPE or S-TYPE)`,
+        );
+      }
+    }
+    // TANL compares label[2:] (the type) of neighbouring tags.
+    const boundary = (label === null) !== (prev === null) ||
+      (label !== null && prev !== null &&
+        (label.slice(2) !== prev.slice(2) || label.startsWith("B-") || label.startsWith("S-")));
+    if (!boundary) continue;
+    if (start !== null && type !== null) {
+      entities.push({ type, start, end: j });
+      start = null;
+      type = null;
+    }
+    if (label !== null && m !== null) {
+      if (m[1] === "E") {
+        throw DataFormatError.atLine(file, lineNos[j], `tag ${JSON.stringify(label)} cannot begin an entity`);
+      }
+      const t = types.get(m[2]);
+      if (t === undefined) {
+        throw DataFormatError.atLine(
+          file,
+          lineNos[j],
+          `unknown entity type ${JSON.stringify(m[2])} in tag ${JSON.stringify(label)} (known: ${
+            [...types.keys()].join(", ")
+          })`,
+        );
+      }
+      start = j;
+      type = t;
+    }
+  }
+  return { id, tokens, entities, relations: [] };
+}
+
+/** The splits of the column-file NER datasets. */
+export type NerSplit = "train" | "dev" | "test";
+
+/**
+ * Loads CoNLL-2003 (`conll03/{split}.txt`: `train`, `dev` = eng.testa, `test` = eng.testb).
+ *
+ * CoNLL-2003 is Reuters text under the Reuters corpus terms, so the downloader does not fetch it:
+ * the user brings the three files (data/README.md).
+ */
+export function loadConll03(split: NerSplit, opts: LoadOptions = {}): Example[] {
+  const file = dataFile(`conll03/${split}.txt`, "conll03", false, opts);
+  return parseConllNer(readText(file), file.display, split, CONLL03_SCHEMA);
+}
+
+/**
+ * Loads OntoNotes 5 NER from `ontonotes/{split}.txt`, token-per-line files with the BIO tag in the
+ * last column (the CoNLL-2012 export TANL expects). LDC-licensed: bring your own.
+ */
+export function loadOntonotes(split: NerSplit, opts: LoadOptions = {}): Example[] {
+  const file = dataFile(`ontonotes/${split}.txt`, "ontonotes", false, opts);
+  return parseConllNer(readText(file), file.display, split, ONTONOTES_SCHEMA);
+}
