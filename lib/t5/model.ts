@@ -1,0 +1,733 @@
+/**
+ * T5 (encoder-decoder transformer) in TensorFlow.js, numerically matching Hugging Face
+ * transformers v4.20's `T5ForConditionalGeneration` in float32.
+ *
+ * Read top to bottom like the paper's figure: RMS norm, relative position bias, attention,
+ * feed-forward, encoder stack, decoder stack, output projection, loss. Shapes are written as
+ * B = batch, S = source length, T = target length, D = d_model, H = heads, dk = d_kv, F = d_ff,
+ * V = vocabulary.
+ *
+ * Parameters are `tf.Variable`s in a `Map` keyed by their Hugging Face names (see
+ * {@link t5ParameterShapes}), so optimizers and sparse masks iterate by name. Functions that
+ * return tensors wrap their work in `tf.tidy`; the caller owns (and disposes) what they return.
+ *
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { parseT5Config } from "./config.ts";
+ * import { createT5, t5Loss } from "./model.ts";
+ * const model = createT5(parseT5Config({ d_model: 64, d_ff: 128, d_kv: 16, num_heads: 4, num_layers: 2 }), { seed: 1 });
+ * const loss = t5Loss(model, { inputIds: [[37, 1]], labels: [[5, 1]] });
+ * console.log(await loss.data());
+ * loss.dispose();
+ * model.dispose();
+ * ```
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import { type T5Config, t5ParameterShapes, t5TiedAliases } from "./config.ts";
+
+// ---------------------------------------------------------------------------------------------
+// The model object: configuration, parameters by name, optional hooks for fine-tuning methods.
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * Extension points for parameter-efficient methods (LoRA, adapters); absent hooks cost nothing.
+ * `name` is the Hugging Face module path, e.g. `encoder.block.0.layer.0.SelfAttention.q` for a
+ * linear layer or `decoder.block.1.layer.2` for a sublayer.
+ */
+export interface T5Hooks {
+  /** Replaces `y = x W^T` for the linear layer `name`; x is (N, in), W is (out, in). */
+  linear?: (name: string, x: tf.Tensor2D, weight: tf.Tensor2D) => tf.Tensor2D;
+  /** Transforms a sublayer's branch output (B, L, D) before it is added to the residual stream. */
+  sublayerOutput?: (name: string, y: tf.Tensor3D) => tf.Tensor3D;
+}
+
+let modelCounter = 0;
+
+/** A T5 model: its configuration and its parameters as variables keyed by Hugging Face name. */
+export class T5Model {
+  /** The configuration the parameters were built for. */
+  readonly config: T5Config;
+  /** Every parameter (tied duplicates omitted), in `named_parameters()` order. */
+  readonly params: Map<string, tf.Variable>;
+  /** Optional method hooks (LoRA, adapters); see {@link T5Hooks}. */
+  hooks: T5Hooks = {};
+  /** Unique prefix of this model's tfjs variable names (tfjs requires globally unique names). */
+  readonly id: string;
+  private dropoutSeed: number;
+
+  /** Wraps existing variables; most callers want {@link createT5} or {@link t5FromWeights}. */
+  constructor(config: T5Config, params: Map<string, tf.Variable>, id: string, dropoutSeed = 0) {
+    this.config = config;
+    this.params = params;
+    this.id = id;
+    this.dropoutSeed = dropoutSeed;
+  }
+
+  /** The parameter `name`, or a loud error naming it. */
+  param(name: string): tf.Variable {
+    const p = this.params.get(name);
+    if (!p) throw new Error(`T5 parameter "${name}" does not exist in this model`);
+    return p;
+  }
+
+  /** The output projection's weight (V, D): `shared.weight` when tied. */
+  lmHeadWeight(): tf.Variable {
+    return this.config.tie_word_embeddings ? this.param("shared.weight") : this.param("lm_head.weight");
+  }
+
+  /** Reseeds dropout; each dropout call then draws the next seed, so runs are reproducible. */
+  setDropoutSeed(seed: number): void {
+    this.dropoutSeed = seed;
+  }
+
+  /** @internal Next seed for one dropout mask. */
+  nextDropoutSeed(): number {
+    return this.dropoutSeed++;
+  }
+
+  /** Frees every parameter. The model is unusable afterwards. */
+  dispose(): void {
+    for (const v of this.params.values()) v.dispose();
+    this.params.clear();
+  }
+}
+
+/** Options for {@link createT5}. */
+export interface CreateT5Options {
+  /** Seed for the initial weights (each parameter uses seed + its index). Default 0. */
+  seed?: number;
+  /** Seed of the first dropout mask. Default: `seed`. */
+  dropoutSeed?: number;
+}
+
+/**
+ * Standard deviation Hugging Face's `T5PreTrainedModel._init_weights` (v4.20) uses for a
+ * parameter: norms 1 (constant, not random: returns `undefined`), embeddings and an untied head
+ * `factor`, `wi*` `factor·D^-½`, `wo` `factor·F^-½`, `q` `factor·(D·dk)^-½` (T5 folds the
+ * attention's 1/√dk into the query init), `k`/`v` `factor·D^-½`, `o` `factor·(H·dk)^-½`, relative
+ * bias `factor·D^-½`.
+ */
+export function t5InitStd(config: T5Config, name: string): number | undefined {
+  const f = config.initializer_factor, D = config.d_model;
+  if (name.endsWith("layer_norm.weight")) return undefined;
+  if (name === "shared.weight" || name === "lm_head.weight") return f;
+  if (/DenseReluDense\.wi(_[01])?\.weight$/.test(name)) return f * D ** -0.5;
+  if (name.endsWith("DenseReluDense.wo.weight")) return f * config.d_ff ** -0.5;
+  if (name.endsWith(".q.weight")) return f * (D * config.d_kv) ** -0.5;
+  if (name.endsWith(".k.weight") || name.endsWith(".v.weight")) return f * D ** -0.5;
+  if (name.endsWith(".o.weight")) return f * (config.num_heads * config.d_kv) ** -0.5;
+  if (name.endsWith("relative_attention_bias.weight")) return f * D ** -0.5;
+  throw new Error(`no init rule for T5 parameter "${name}"`);
+}
+
+/**
+ * Builds a randomly initialised model with Hugging Face's init scheme ({@link t5InitStd}),
+ * seeded. The distributions are HF's; the random streams are tfjs's (seeded `randomNormal`), so
+ * the values differ from PyTorch's for the same seed.
+ */
+export function createT5(config: T5Config, opts: CreateT5Options = {}): T5Model {
+  const seed = opts.seed ?? 0;
+  const id = `t5_${modelCounter++}`;
+  const params = new Map<string, tf.Variable>();
+  t5ParameterShapes(config).forEach(({ name, shape }, i) => {
+    const std = t5InitStd(config, name);
+    const init = std === undefined
+      ? tf.fill(shape, config.initializer_factor)
+      : tf.randomNormal(shape, 0, std, "float32", seed * 1000003 + i);
+    params.set(name, tf.variable(init, true, `${id}/${name}`));
+    init.dispose(); // the variable holds its own reference to the data
+  });
+  return new T5Model(config, params, id, opts.dropoutSeed ?? seed);
+}
+
+/** A weight as a loader may hand it over: bare values, or values with their shape. */
+export type T5Weight = Float32Array | { data: Float32Array; shape: readonly number[] };
+
+/**
+ * Copies weights (Hugging Face names) into the model. Every parameter must be present with the
+ * right number of values (and shape, when given). Tied aliases (`encoder.embed_tokens.weight`,
+ * `decoder.embed_tokens.weight`, a tied `lm_head.weight`) are accepted and skipped; any other
+ * unknown name is an error, so a mismatched checkpoint fails loudly.
+ */
+export function loadT5Weights(model: T5Model, weights: Map<string, T5Weight>): void {
+  const aliases = t5TiedAliases(model.config);
+  for (const name of weights.keys()) {
+    if (!model.params.has(name) && !aliases.has(name)) {
+      throw new Error(`checkpoint has "${name}", which is not a parameter of this T5 configuration`);
+    }
+  }
+  for (const { name, shape } of t5ParameterShapes(model.config)) {
+    const w = weights.get(name);
+    if (w === undefined) throw new Error(`checkpoint lacks T5 parameter "${name}" [${shape}]`);
+    const data = w instanceof Float32Array ? w : w.data;
+    if (!(w instanceof Float32Array) && w.shape.join(",") !== shape.join(",")) {
+      throw new Error(`T5 parameter "${name}": checkpoint shape [${w.shape}], model expects [${shape}]`);
+    }
+    const n = shape.reduce((a, b) => a * b, 1);
+    if (data.length !== n) {
+      throw new Error(
+        `T5 parameter "${name}": checkpoint has ${data.length} values, shape [${shape}] needs ${n}`,
+      );
+    }
+    const t = tf.tensor(data, shape, "float32");
+    model.param(name).assign(t);
+    t.dispose();
+  }
+}
+
+/** Builds a model of `config` holding `weights` (see {@link loadT5Weights}). */
+export function t5FromWeights(
+  config: T5Config,
+  weights: Map<string, T5Weight>,
+  opts: CreateT5Options = {},
+): T5Model {
+  const id = `t5_${modelCounter++}`;
+  const params = new Map<string, tf.Variable>();
+  for (const { name, shape } of t5ParameterShapes(config)) {
+    const z = tf.zeros(shape);
+    params.set(name, tf.variable(z, true, `${id}/${name}`));
+    z.dispose();
+  }
+  const model = new T5Model(config, params, id, opts.dropoutSeed ?? opts.seed ?? 0);
+  try {
+    loadT5Weights(model, weights);
+  } catch (e) {
+    model.dispose();
+    throw e;
+  }
+  return model;
+}
+
+/** Reads every parameter back as float32 values (async: WebGPU cannot read synchronously). */
+export async function exportT5Weights(model: T5Model): Promise<Map<string, Float32Array>> {
+  const out = new Map<string, Float32Array>();
+  for (const [name, v] of model.params) out.set(name, (await v.data()) as Float32Array);
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Building blocks. Exported for generate.ts (the key/value-cached decoder reuses them).
+// ---------------------------------------------------------------------------------------------
+
+/** RMS layer norm: x · rsqrt(mean(x²) + eps) · w. No mean subtraction, no bias. */
+export function rmsNorm(x: tf.Tensor3D, weight: tf.Tensor, eps: number): tf.Tensor3D {
+  const variance = x.square().mean(-1, true); // (B, L, 1)
+  return x.mul(variance.add(eps).rsqrt()).mul(weight);
+}
+
+/** y = x W^T with W stored PyTorch-style as (out, in); x is (B, L, in), y is (B, L, out). */
+export function linear(model: T5Model, name: string, x: tf.Tensor3D): tf.Tensor3D {
+  const [B, L, inDim] = x.shape;
+  const w = model.param(`${name}.weight`) as tf.Tensor as tf.Tensor2D;
+  const x2 = x.reshape([B * L, inDim]) as tf.Tensor2D;
+  const y = model.hooks.linear ? model.hooks.linear(name, x2, w) : tf.matMul(x2, w, false, true);
+  return y.reshape([B, L, w.shape[0]]);
+}
+
+/** Dropout with the configured rate, in training only; seeds come from the model's counter. */
+export function dropout<T extends tf.Tensor>(model: T5Model, x: T, training: boolean): T {
+  const rate = model.config.dropout_rate;
+  if (!training || rate === 0) return x;
+  return tf.dropout(x, rate, undefined, model.nextDropoutSeed()) as T;
+}
+
+/** The feed-forward activation named by the config (HF's ACT2FN). */
+export function activation(config: T5Config, x: tf.Tensor3D): tf.Tensor3D {
+  switch (config.dense_act_fn) {
+    case "relu":
+      return tf.relu(x);
+    case "gelu_new": {
+      // tanh approximation, written in the same order as HF's NewGELUActivation.
+      const inner = x.add(x.pow(3).mul(0.044715)).mul(Math.sqrt(2 / Math.PI));
+      return x.mul(0.5).mul(inner.tanh().add(1));
+    }
+    case "gelu":
+      return x.mul(0.5).mul(x.mul(Math.SQRT1_2).erf().add(1));
+    case "silu":
+      return x.mul(tf.sigmoid(x));
+  }
+}
+
+/**
+ * The bucket T5 assigns to one relative position (key position − query position), emulating
+ * PyTorch's float32 arithmetic: log of the float32 ratio, divided and scaled in float32, then
+ * truncated toward zero. Bidirectional (encoder) uses half the buckets per direction; causal
+ * (decoder) maps all future positions to bucket 0.
+ */
+export function relativePositionBucket(
+  relativePosition: number,
+  bidirectional: boolean,
+  numBuckets: number,
+  maxDistance: number,
+): number {
+  let bucket = 0;
+  let n = numBuckets;
+  let rp: number;
+  if (bidirectional) {
+    n = Math.floor(n / 2);
+    if (relativePosition > 0) bucket += n;
+    rp = Math.abs(relativePosition);
+  } else {
+    rp = -Math.min(relativePosition, 0);
+  }
+  const maxExact = Math.floor(n / 2);
+  if (rp < maxExact) return bucket + rp;
+  const f = Math.fround;
+  const ratio = f(Math.log(f(rp / maxExact))); // torch.log(rp.float() / max_exact), float32
+  const scaled = f(f(ratio / f(Math.log(maxDistance / maxExact))) * (n - maxExact));
+  const large = Math.min(maxExact + Math.trunc(scaled), n - 1);
+  return bucket + large;
+}
+
+const bucketCache = new Map<string, Int32Array>();
+
+/**
+ * Buckets for queries at positions `queryOffset … queryOffset+qLen−1` against keys `0 … kLen−1`,
+ * row-major (qLen, kLen). Computed in JavaScript (exact integer arithmetic on every backend) and
+ * cached, since every batch of the same shape needs the same table.
+ */
+export function relativePositionBuckets(
+  qLen: number,
+  kLen: number,
+  bidirectional: boolean,
+  numBuckets: number,
+  maxDistance: number,
+  queryOffset = 0,
+): Int32Array {
+  const key = `${qLen},${kLen},${bidirectional},${numBuckets},${maxDistance},${queryOffset}`;
+  let table = bucketCache.get(key);
+  if (!table) {
+    table = new Int32Array(qLen * kLen);
+    for (let i = 0; i < qLen; i++) {
+      for (let j = 0; j < kLen; j++) {
+        table[i * kLen + j] = relativePositionBucket(
+          j - (i + queryOffset),
+          bidirectional,
+          numBuckets,
+          maxDistance,
+        );
+      }
+    }
+    if (bucketCache.size > 4096) bucketCache.clear();
+    bucketCache.set(key, table);
+  }
+  return table;
+}
+
+/** The learned relative position bias of a stack, (1, H, qLen, kLen). */
+export function positionBias(
+  model: T5Model,
+  stack: "encoder" | "decoder",
+  qLen: number,
+  kLen: number,
+  queryOffset = 0,
+): tf.Tensor4D {
+  const c = model.config;
+  const table = model.param(`${stack}.block.0.layer.0.SelfAttention.relative_attention_bias.weight`); // (nb, H)
+  const buckets = tf.tensor2d(
+    relativePositionBuckets(
+      qLen,
+      kLen,
+      stack === "encoder",
+      c.relative_attention_num_buckets,
+      c.relative_attention_max_distance,
+      queryOffset,
+    ),
+    [qLen, kLen],
+    "int32",
+  );
+  const values = tf.gather(table, buckets); // (qLen, kLen, H)
+  return values.transpose([2, 0, 1]).expandDims(0) as tf.Tensor4D; // (1, H, qLen, kLen)
+}
+
+/**
+ * Additive padding mask (B, 1, 1, L) from a 0/1 mask (B, L): 0 where attended, `value` where
+ * masked. HF v4.20 uses −1e4 for self-attention and −1e9 for cross-attention (never −∞).
+ */
+export function additiveMask(mask: tf.Tensor2D, value: number): tf.Tensor4D {
+  const [B, L] = mask.shape;
+  return tf.scalar(1).sub(mask.toFloat()).mul(value).reshape([B, 1, 1, L]);
+}
+
+/** Splits heads: (B, L, H·dk) → (B, H, L, dk). */
+export function splitHeads(x: tf.Tensor3D, heads: number): tf.Tensor4D {
+  const [B, L, inner] = x.shape;
+  return x.reshape([B, L, heads, inner / heads]).transpose([0, 2, 1, 3]);
+}
+
+/** Merges heads: (B, H, L, dk) → (B, L, H·dk). */
+export function mergeHeads(x: tf.Tensor4D): tf.Tensor3D {
+  const [B, H, L, dk] = x.shape;
+  return x.transpose([0, 2, 1, 3]).reshape([B, L, H * dk]);
+}
+
+/**
+ * Scaled-free dot-product attention: softmax(q kᵀ + bias) v. T5 does not divide by √dk (its
+ * query init absorbs it). `bias` carries the position bias and the additive mask, broadcast to
+ * (B, H, Tq, Tk). Returns the (B, H, Tq, dk) output and the post-softmax probabilities.
+ */
+export function attend(
+  model: T5Model,
+  q: tf.Tensor4D,
+  k: tf.Tensor4D,
+  v: tf.Tensor4D,
+  bias: tf.Tensor4D,
+  training: boolean,
+): { out: tf.Tensor4D; probs: tf.Tensor4D } {
+  const scores = tf.matMul(q, k, false, true).add(bias) as tf.Tensor4D; // (B, H, Tq, Tk)
+  const probs = tf.softmax(scores, -1) as tf.Tensor4D;
+  const out = tf.matMul(dropout(model, probs, training), v) as tf.Tensor4D; // (B, H, Tq, dk)
+  return { out, probs };
+}
+
+/**
+ * One T5Attention module (`prefix` = `...SelfAttention` or `...EncDecAttention`): queries from
+ * `x` (B, Tq, D), keys and values from `kv` (B, Tk, D). Returns the (B, Tq, D) output.
+ */
+export function attention(
+  model: T5Model,
+  prefix: string,
+  x: tf.Tensor3D,
+  kv: tf.Tensor3D,
+  bias: tf.Tensor4D,
+  training: boolean,
+): { out: tf.Tensor3D; probs: tf.Tensor4D } {
+  const H = model.config.num_heads;
+  const q = splitHeads(linear(model, `${prefix}.q`, x), H); // (B, H, Tq, dk)
+  const k = splitHeads(linear(model, `${prefix}.k`, kv), H); // (B, H, Tk, dk)
+  const v = splitHeads(linear(model, `${prefix}.v`, kv), H); // (B, H, Tk, dk)
+  const { out, probs } = attend(model, q, k, v, bias, training);
+  return { out: linear(model, `${prefix}.o`, mergeHeads(out)), probs };
+}
+
+/** The feed-forward branch `DenseReluDense` of sublayer `prefix`: (B, L, D) → (B, L, D). */
+export function feedForward(model: T5Model, prefix: string, x: tf.Tensor3D, training: boolean): tf.Tensor3D {
+  const p = `${prefix}.DenseReluDense`;
+  let h: tf.Tensor3D; // (B, L, F)
+  if (model.config.is_gated_act) {
+    h = activation(model.config, linear(model, `${p}.wi_0`, x)).mul(linear(model, `${p}.wi_1`, x));
+  } else {
+    h = activation(model.config, linear(model, `${p}.wi`, x));
+  }
+  return linear(model, `${p}.wo`, dropout(model, h, training));
+}
+
+/** Pre-norm residual sublayer: h + dropout(branch(norm(h))), with the adapter hook on the branch. */
+export function residual(
+  model: T5Model,
+  name: string,
+  h: tf.Tensor3D,
+  branch: (normed: tf.Tensor3D) => tf.Tensor3D,
+  training: boolean,
+): tf.Tensor3D {
+  const normed = rmsNorm(h, model.param(`${name}.layer_norm.weight`), model.config.layer_norm_epsilon);
+  let y = branch(normed);
+  if (model.hooks.sublayerOutput) y = model.hooks.sublayerOutput(name, y);
+  return h.add(dropout(model, y, training));
+}
+
+/** Token embeddings (B, L) → (B, L, D). `tf.gather` (its gradient is a segment sum). */
+export function embed(model: T5Model, ids: tf.Tensor2D): tf.Tensor3D {
+  return tf.gather(model.param("shared.weight"), ids.toInt()) as tf.Tensor3D;
+}
+
+/** Decoder output (B, T, D) → logits (B, T, V); a tied head first rescales by D^-½. */
+export function lmHead(model: T5Model, h: tf.Tensor3D): tf.Tensor3D {
+  const [B, T, D] = h.shape;
+  let x = h.reshape([B * T, D]) as tf.Tensor2D;
+  if (model.config.tie_word_embeddings) x = x.mul(D ** -0.5);
+  const logits = tf.matMul(x, model.lmHeadWeight(), false, true); // (B·T, V)
+  return logits.reshape([B, T, model.config.vocab_size]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Encoder and decoder stacks.
+// ---------------------------------------------------------------------------------------------
+
+/** What a stack returns; the lists are filled only when requested. */
+export interface StackOutput {
+  /** Output after the final RMS norm (and dropout): (B, L, D). */
+  last: tf.Tensor3D;
+  /** HF `hidden_states`: embeddings, each block's output but the last, then `last`. */
+  hiddenStates: tf.Tensor3D[];
+  /** Self-attention probabilities per block: (B, H, L, L). */
+  attentions: tf.Tensor4D[];
+  /** Cross-attention probabilities per block (decoder only): (B, H, T, S). */
+  crossAttentions: tf.Tensor4D[];
+}
+
+/** Stack options. */
+export interface StackOptions {
+  training?: boolean;
+  outputHiddenStates?: boolean;
+  outputAttentions?: boolean;
+}
+
+/** The encoder: ids (B, S) and 0/1 mask (B, S) → hidden states (B, S, D). */
+export function encode(
+  model: T5Model,
+  inputIds: tf.Tensor2D,
+  attentionMask: tf.Tensor2D,
+  opts: StackOptions = {},
+): StackOutput {
+  const c = model.config, training = opts.training ?? false;
+  const S = inputIds.shape[1];
+  const out: StackOutput = {
+    last: undefined as unknown as tf.Tensor3D,
+    hiddenStates: [],
+    attentions: [],
+    crossAttentions: [],
+  };
+  let h = dropout(model, embed(model, inputIds), training); // (B, S, D)
+  // Position bias (computed once, shared by every block) plus the padding mask: (B, H, S, S).
+  const bias = positionBias(model, "encoder", S, S).add(additiveMask(attentionMask, -1e4)) as tf.Tensor4D;
+  for (let i = 0; i < c.num_layers; i++) {
+    if (opts.outputHiddenStates) out.hiddenStates.push(h);
+    const b = `encoder.block.${i}`;
+    h = residual(model, `${b}.layer.0`, h, (x) => {
+      const a = attention(model, `${b}.layer.0.SelfAttention`, x, x, bias, training);
+      if (opts.outputAttentions) out.attentions.push(a.probs);
+      return a.out;
+    }, training);
+    h = residual(model, `${b}.layer.1`, h, (x) => feedForward(model, `${b}.layer.1`, x, training), training);
+  }
+  const normed = rmsNorm(h, model.param("encoder.final_layer_norm.weight"), c.layer_norm_epsilon);
+  out.last = dropout(model, normed, training);
+  if (opts.outputHiddenStates) out.hiddenStates.push(out.last);
+  return out;
+}
+
+/** Causal self-attention mask (B, 1, T, T): −1e4 above the diagonal and at masked keys. */
+export function causalMask(decoderMask: tf.Tensor2D): tf.Tensor4D {
+  const [B, T] = decoderMask.shape;
+  const causal = tf.linalg.bandPart(tf.ones([T, T]), -1, 0); // lower triangle incl. diagonal
+  const m = causal.reshape([1, 1, T, T]).mul(decoderMask.toFloat().reshape([B, 1, 1, T]));
+  return tf.scalar(1).sub(m).mul(-1e4) as tf.Tensor4D;
+}
+
+/**
+ * The decoder: ids (B, T) attending causally to themselves and to the encoder output (B, S, D)
+ * (with its 0/1 mask (B, S)) → hidden states (B, T, D).
+ */
+export function decode(
+  model: T5Model,
+  decoderInputIds: tf.Tensor2D,
+  encoderHidden: tf.Tensor3D,
+  encoderMask: tf.Tensor2D,
+  decoderMask: tf.Tensor2D | undefined,
+  opts: StackOptions = {},
+): StackOutput {
+  const c = model.config, training = opts.training ?? false;
+  const [B, T] = decoderInputIds.shape;
+  const out: StackOutput = {
+    last: undefined as unknown as tf.Tensor3D,
+    hiddenStates: [],
+    attentions: [],
+    crossAttentions: [],
+  };
+  let h = dropout(model, embed(model, decoderInputIds), training); // (B, T, D)
+  const selfBias = positionBias(model, "decoder", T, T).add(
+    causalMask(decoderMask ?? tf.ones([B, T])),
+  ) as tf.Tensor4D;
+  const crossBias = additiveMask(encoderMask, -1e9); // (B, 1, 1, S): no position bias across stacks
+  for (let i = 0; i < c.num_decoder_layers; i++) {
+    if (opts.outputHiddenStates) out.hiddenStates.push(h);
+    const b = `decoder.block.${i}`;
+    h = residual(model, `${b}.layer.0`, h, (x) => {
+      const a = attention(model, `${b}.layer.0.SelfAttention`, x, x, selfBias, training);
+      if (opts.outputAttentions) out.attentions.push(a.probs);
+      return a.out;
+    }, training);
+    h = residual(model, `${b}.layer.1`, h, (x) => {
+      const a = attention(model, `${b}.layer.1.EncDecAttention`, x, encoderHidden, crossBias, training);
+      if (opts.outputAttentions) out.crossAttentions.push(a.probs);
+      return a.out;
+    }, training);
+    h = residual(model, `${b}.layer.2`, h, (x) => feedForward(model, `${b}.layer.2`, x, training), training);
+  }
+  const normed = rmsNorm(h, model.param("decoder.final_layer_norm.weight"), c.layer_norm_epsilon);
+  out.last = dropout(model, normed, training);
+  if (opts.outputHiddenStates) out.hiddenStates.push(out.last);
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The whole model: inputs, forward pass, losses, gradients.
+// ---------------------------------------------------------------------------------------------
+
+/** Token ids or a 0/1 mask: a (B, L) tensor or nested arrays. */
+export type IdsLike = tf.Tensor2D | number[][];
+
+/** One batch. `labels` may hold −100 (ignored) and pad ids (counted unless asked otherwise). */
+export interface T5Inputs {
+  /** Source ids (B, S). */
+  inputIds: IdsLike;
+  /** Source 0/1 mask (B, S); default all ones (HF's forward does not infer it from pads). */
+  attentionMask?: IdsLike;
+  /** Decoder ids (B, T); default: `labels` shifted right behind the start id. */
+  decoderInputIds?: IdsLike;
+  /** Decoder 0/1 mask (B, T); default all ones, as HF (pads in the decoder input are attended). */
+  decoderAttentionMask?: IdsLike;
+  /** Target ids (B, T). */
+  labels?: IdsLike;
+}
+
+/** Forward options. */
+export interface T5ForwardOptions extends StackOptions {}
+
+/** The forward pass's outputs; all tensors belong to the caller. */
+export interface T5Output {
+  /** (B, T, V). */
+  logits: tf.Tensor3D;
+  /** Encoder output after its final norm, (B, S, D). */
+  encoderLastHiddenState: tf.Tensor3D;
+  /** Decoder output after its final norm, (B, T, D). */
+  decoderLastHiddenState: tf.Tensor3D;
+  encoderHiddenStates: tf.Tensor3D[];
+  decoderHiddenStates: tf.Tensor3D[];
+  encoderAttentions: tf.Tensor4D[];
+  decoderAttentions: tf.Tensor4D[];
+  crossAttentions: tf.Tensor4D[];
+}
+
+function toTensor(x: IdsLike, dtype: "int32" | "float32" = "int32"): tf.Tensor2D {
+  return x instanceof tf.Tensor ? x.cast(dtype) as tf.Tensor2D : tf.tensor2d(x, undefined, dtype);
+}
+
+/**
+ * HF's `_shift_right`: the start id, then the labels without their last position, with −100
+ * replaced by the pad id.
+ */
+export function shiftRight(labels: tf.Tensor2D, startId: number, padId: number): tf.Tensor2D {
+  const [B] = labels.shape;
+  const l = labels.toInt();
+  const shifted = tf.concat([tf.fill([B, 1], startId, "int32"), l.slice([0, 0], [-1, l.shape[1] - 1])], 1);
+  return tf.where(shifted.equal(-100), tf.fill([B, l.shape[1]], padId, "int32"), shifted) as tf.Tensor2D;
+}
+
+/** The full forward pass (no loss). Call inside `tf.tidy` or dispose the outputs yourself. */
+export function t5Forward(model: T5Model, inputs: T5Inputs, opts: T5ForwardOptions = {}): T5Output {
+  const c = model.config;
+  return tf.tidy(() => {
+    const ids = toTensor(inputs.inputIds);
+    const mask = inputs.attentionMask
+      ? toTensor(inputs.attentionMask, "float32")
+      : tf.onesLike(ids).toFloat();
+    let decIds: tf.Tensor2D;
+    if (inputs.decoderInputIds) decIds = toTensor(inputs.decoderInputIds);
+    else if (inputs.labels) {
+      decIds = shiftRight(toTensor(inputs.labels), c.decoder_start_token_id, c.pad_token_id);
+    } else throw new Error("t5Forward needs decoderInputIds or labels");
+    const decMask = inputs.decoderAttentionMask
+      ? toTensor(inputs.decoderAttentionMask, "float32")
+      : undefined;
+    const enc = encode(model, ids, mask as tf.Tensor2D, opts);
+    const dec = decode(model, decIds, enc.last, mask as tf.Tensor2D, decMask, opts);
+    return {
+      logits: lmHead(model, dec.last),
+      encoderLastHiddenState: enc.last,
+      decoderLastHiddenState: dec.last,
+      encoderHiddenStates: enc.hiddenStates,
+      decoderHiddenStates: dec.hiddenStates,
+      encoderAttentions: enc.attentions,
+      decoderAttentions: dec.attentions,
+      crossAttentions: dec.crossAttentions,
+    };
+  });
+}
+
+/** Loss options. */
+export interface T5LossOptions {
+  /**
+   * Also ignore labels equal to the pad id. Default false: as in TANL/FISH-DIP, 0-padded labels
+   * count in the loss. Labels of −100 are always ignored (HF's `ignore_index`).
+   */
+  ignorePadLabels?: boolean;
+  /** Training mode (dropout on). Default false. */
+  training?: boolean;
+}
+
+/**
+ * Per-position negative log-likelihood (B, T) of `labels` under `logits` (B, T, V), and the
+ * 0/1 weights (B, T) of the positions that count. Ignored positions have nll 0.
+ */
+export function tokenNll(
+  logits: tf.Tensor3D,
+  labels: tf.Tensor2D,
+  ignoreId: number | undefined = undefined,
+): { nll: tf.Tensor2D; weights: tf.Tensor2D } {
+  return tf.tidy(() => {
+    const [B, T, V] = logits.shape;
+    const l = labels.toInt();
+    let keep = l.notEqual(-100);
+    if (ignoreId !== undefined) keep = keep.logicalAnd(l.notEqual(ignoreId));
+    const safe = tf.where(keep, l, tf.zerosLike(l)); // any valid id; its value is masked out
+    const flat = logits.reshape([B * T, V]);
+    const lse = tf.logSumExp(flat, 1); // (B·T)
+    const rows = tf.range(0, B * T, 1, "int32").mul(tf.scalar(V, "int32"));
+    const picked = tf.gather(flat.reshape([-1]), rows.add(safe.reshape([-1]))); // (B·T)
+    const weights = keep.toFloat();
+    const nll = lse.sub(picked).reshape([B, T]).mul(weights) as tf.Tensor2D;
+    return { nll, weights: weights as tf.Tensor2D };
+  });
+}
+
+function nllOf(model: T5Model, inputs: T5Inputs, opts: T5LossOptions) {
+  if (!inputs.labels) throw new Error("a T5 loss needs labels");
+  const labels = toTensor(inputs.labels);
+  const out = t5Forward(model, inputs, { training: opts.training });
+  const r = tokenNll(out.logits, labels, opts.ignorePadLabels ? model.config.pad_token_id : undefined);
+  return r;
+}
+
+/**
+ * Mean token cross-entropy over all counted label positions of the batch (HF's loss with
+ * `labels`), a scalar. Usable inside `tf.variableGrads` / {@link t5ValueAndGrads}.
+ */
+export function t5Loss(model: T5Model, inputs: T5Inputs, opts: T5LossOptions = {}): tf.Scalar {
+  return tf.tidy(() => {
+    const { nll, weights } = nllOf(model, inputs, opts);
+    return nll.sum().div(weights.sum()) as tf.Scalar;
+  });
+}
+
+/**
+ * Per-example loss (B): the mean over each row's own counted label positions (pads counted by
+ * default), as FISH-DIP's scoring pass computes one sample at a time. A row with no counted
+ * positions gets 0.
+ */
+export function t5PerExampleLoss(model: T5Model, inputs: T5Inputs, opts: T5LossOptions = {}): tf.Tensor1D {
+  return tf.tidy(() => {
+    const { nll, weights } = nllOf(model, inputs, opts);
+    return nll.sum(1).div(weights.sum(1).maximum(1)) as tf.Tensor1D;
+  });
+}
+
+/** A loss value and gradients keyed by Hugging Face parameter name. */
+export interface T5Gradients {
+  loss: tf.Scalar;
+  grads: Map<string, tf.Tensor>;
+}
+
+/**
+ * Value and gradients of `lossFn` with respect to the named parameters (default: all). Names
+ * with no path to the loss get zeros, so every requested name has a gradient. The caller
+ * disposes `loss` and the gradients.
+ */
+export function t5ValueAndGrads(
+  model: T5Model,
+  lossFn: () => tf.Scalar,
+  names: Iterable<string> = model.params.keys(),
+): T5Gradients {
+  const wanted = [...names];
+  const vars = wanted.map((n) => model.param(n));
+  const { value, grads } = tf.variableGrads(lossFn, vars);
+  const out = new Map<string, tf.Tensor>();
+  wanted.forEach((n, i) => {
+    const g = grads[vars[i].name];
+    out.set(n, g ?? tf.zerosLike(vars[i]));
+  });
+  return { loss: value, grads: out };
+}
