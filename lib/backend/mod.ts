@@ -16,16 +16,24 @@
 // tfjs-core with the wasm and webgpu packages (npm overrides keep exactly one copy installed).
 import * as tf from "@tensorflow/tfjs";
 import { registerWasmExtras } from "./wasm_kernels.ts";
+import { type Blas, blasLoadError, loadBlas, registerBlasKernels, setBlasEnabled } from "./blas.ts";
 
-/** Backends a user can ask for. `auto` = WebGPU on a real GPU, else the fastest CPU path. */
-export type BackendName = "auto" | "webgpu" | "wasm" | "cpu";
+/**
+ * Backends a user can ask for. `auto` = WebGPU on a real GPU, else the fastest CPU path
+ * (`wasm+blas` when a BLAS library loads, else `wasm`). `wasm+blas` is the tfjs wasm backend with
+ * its matrix products done by native BLAS (see `blas.ts`); tfjs itself still calls it "wasm".
+ */
+export type BackendName = "auto" | "webgpu" | "wasm+blas" | "wasm" | "cpu";
 
 /** The backends {@link initBackend} accepts, for validating flags and environment variables. */
-export const BACKEND_NAMES: readonly BackendName[] = ["auto", "webgpu", "wasm", "cpu"];
+export const BACKEND_NAMES: readonly BackendName[] = ["auto", "webgpu", "wasm+blas", "wasm", "cpu"];
 
 /** What was chosen, and on what hardware. */
 export interface BackendInfo {
-  /** The tfjs backend now active. */
+  /**
+   * The backend now active: a tfjs backend name, or `wasm+blas` (for which `tf.getBackend()`
+   * says "wasm").
+   */
   backend: string;
   /** What the user asked for. */
   requested: BackendName;
@@ -33,8 +41,10 @@ export interface BackendInfo {
   adapter?: string;
   /** For WebGPU: true when the adapter is a software/fallback one (lavapipe, llvmpipe). */
   fallbackAdapter?: boolean;
-  /** Why `auto` chose what it chose. */
+  /** Why `auto` chose what it chose (or why `wasm+blas` fell back to `wasm`). */
   reason: string;
+  /** For `wasm+blas`: the BLAS library's path, and the threads it uses. */
+  blas?: { path: string; threads: number; config: string };
 }
 
 /** Options for {@link initBackend}. */
@@ -91,11 +101,29 @@ export async function probeWebGpu(): Promise<{ description: string; fallback: bo
   return { description, fallback };
 }
 
-async function useWasm(): Promise<void> {
+/** Switches to tfjs's wasm backend; with `blas`, its matrix products go to that library. */
+async function useWasm(blas?: Blas): Promise<void> {
   const wasm = await import("@tensorflow/tfjs-backend-wasm");
   wasm.setWasmPaths(wasmBinaryDir());
   registerWasmExtras();
+  // Always installed (they defer to the original kernels while switched off), so that `wasm`
+  // and `wasm+blas` can alternate within one process, as the parity tests and benchmarks do.
+  registerBlasKernels();
+  setBlasEnabled(blas !== undefined, blas);
   if (!(await tf.setBackend("wasm"))) throw new Error("the tfjs wasm backend failed to initialise");
+}
+
+/** Tries to load BLAS; never throws (a missing library is a normal situation). */
+function tryLoadBlas(): Blas | undefined {
+  try {
+    return loadBlas();
+  } catch {
+    return undefined; // e.g. no --allow-ffi
+  }
+}
+
+function blasInfo(b: Blas): BackendInfo["blas"] {
+  return { path: b.path, threads: b.threads, config: b.config };
 }
 
 async function useWebGpu(): Promise<void> {
@@ -109,13 +137,18 @@ async function useWebGpu(): Promise<void> {
  * Selects and initialises a tfjs backend, and reports it once on stderr.
  *
  * `auto` picks WebGPU only when the adapter is a real GPU (software adapters are slower than
- * wasm), else wasm. The name may also come from the `TF_BACKEND` environment variable.
+ * wasm), else `wasm+blas` when a BLAS library loads (see `blas.ts`), else wasm. `wasm+blas`
+ * without a loadable library falls back to wasm and says so in the report line. The name may
+ * also come from the `TF_BACKEND` environment variable.
  */
 export async function initBackend(
   requested: BackendName = parseBackendName(envBackend() ?? "auto"),
   opts: InitOptions = {},
 ): Promise<BackendInfo> {
-  tf.env().set("IS_TEST", true); // silences tfjs's "running in Node.js" banner
+  // PROD silences tfjs's "running in Node.js" banner and its other warnings. Not IS_TEST: that
+  // also turns on a per-kernel leak check which misfires on wasm for every custom-gradient op
+  // (tf.logSoftmax's gradient fails with "Backend 'wasm' has an internal memory leak").
+  tf.env().set("PROD", true);
   let info: BackendInfo;
   if (requested === "cpu") {
     await tf.setBackend("cpu");
@@ -123,6 +156,16 @@ export async function initBackend(
   } else if (requested === "wasm") {
     await useWasm();
     info = { backend: "wasm", requested, reason: "requested" };
+  } else if (requested === "wasm+blas") {
+    const blas = tryLoadBlas();
+    await useWasm(blas);
+    info = blas ? { backend: "wasm+blas", requested, reason: "requested", blas: blasInfo(blas) } : {
+      backend: "wasm",
+      requested,
+      reason:
+        `no BLAS library loaded, falling back to plain wasm (${blasLoadError() ?? "FFI not allowed"}; ` +
+        "on Debian: apt-get install libopenblas0, or set FISHDIP_BLAS_LIB)",
+    };
   } else if (requested === "webgpu") {
     const probe = await probeWebGpu();
     if (!probe) {
@@ -151,13 +194,16 @@ export async function initBackend(
         reason: "a hardware WebGPU adapter is present",
       };
     } else {
-      await useWasm();
+      const blas = tryLoadBlas();
+      await useWasm(blas);
+      const why = probe ? "the only WebGPU adapter is a software one" : "no WebGPU adapter";
       info = {
-        backend: "wasm",
+        backend: blas ? "wasm+blas" : "wasm",
         requested,
         adapter: probe?.description,
         fallbackAdapter: probe?.fallback,
-        reason: probe ? "the only WebGPU adapter is a software one" : "no WebGPU adapter",
+        reason: blas ? `${why}, BLAS loaded` : `${why}, no BLAS library`,
+        ...(blas ? { blas: blasInfo(blas) } : {}),
       };
     }
   }
@@ -166,12 +212,13 @@ export async function initBackend(
   return info;
 }
 
-/** One line for logs: `backend: wasm (auto: no WebGPU adapter)`. */
+/** One line for logs: `backend: wasm (auto: no WebGPU adapter, no BLAS library)`. */
 export function describeBackend(info: BackendInfo): string {
   const adapter = info.adapter
     ? `; adapter: ${info.adapter}${info.fallbackAdapter ? " (software)" : ""}`
     : "";
-  return `backend: ${info.backend} (${info.requested}: ${info.reason}${adapter})`;
+  const blas = info.blas ? `; blas: ${info.blas.path}, ${info.blas.threads} threads` : "";
+  return `backend: ${info.backend} (${info.requested}: ${info.reason}${adapter}${blas})`;
 }
 
 function envBackend(): string | undefined {
