@@ -45,6 +45,8 @@ export interface Example {
   predicate?: { start: number; end: number };
   /** DST: the belief state as `domain slot value` strings (TRADE's `domain-slot-value` with - -> space). */
   belief?: string[];
+  /** DST: the same belief state as TRADE writes it, `domain-slot-value` (TANL's target is built from these). */
+  beliefRaw?: string[];
   /** The dataset's own identifier of the sentence, when it has one (SpERT's `orig_id`). */
   origId?: string | number;
 }
