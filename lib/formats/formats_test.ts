@@ -15,7 +15,7 @@ import {
   parseRelation,
   rankRelationCandidates,
 } from "./relation_classification.ts";
-import { srlFormat } from "./srl.ts";
+import { entityTypesFromExamples, srlFormat } from "./srl.ts";
 
 const t = (short: string, natural = short): LabelType => ({ short, natural });
 const PERSON = t("Peop", "person"), KILL = t("Kill", "kills");
@@ -150,6 +150,9 @@ Deno.test("SRL: predicate bracketed in the input, arguments in the output", () =
     ["second argument", 0, 4],
   ]);
   assertThrows(() => srlFormat.formatInput({ ...ex, predicate: undefined }, schema));
+  // TANL's SRL schema: the roles used by the split, first use first.
+  const swapped = { ...ex, entities: [ex.entities[2], ex.entities[0], ex.entities[2]] };
+  assertEquals(entityTypesFromExamples([swapped, ex]), [types[2], types[0], types[1]]);
 });
 
 Deno.test("DST: the digest's target; parse; both belief spellings", () => {

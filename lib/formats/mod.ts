@@ -33,7 +33,7 @@ export {
   relationTuple,
   runEntityRelationInference,
 } from "./entity_relation.ts";
-export { formatSrlInput, srlFormat } from "./srl.ts";
+export { entityTypesFromExamples, formatSrlInput, srlFormat } from "./srl.ts";
 export {
   beliefCorrect,
   dstFormat,

@@ -9,7 +9,7 @@
  * @module
  */
 
-import type { Example } from "../data/types.ts";
+import type { Example, LabelType } from "../data/types.ts";
 import {
   countEntityRelation,
   formatEntityRelationOutput,
@@ -33,6 +33,17 @@ export function formatSrlInput(example: Example): string {
   words.splice(end, 0, TANL_TOKENS.end);
   words.splice(start, 0, TANL_TOKENS.begin);
   return words.join(" ");
+}
+
+/**
+ * The SRL schema's entity types as TANL builds them from the loaded split:
+ * `{e.type.natural: e.type for example in examples for e in example.entities}`, i.e. one type per
+ * natural name, in order of first use (the order macro averages run in).
+ */
+export function entityTypesFromExamples(examples: readonly Example[]): LabelType[] {
+  const byNatural = new Map<string, LabelType>();
+  for (const ex of examples) for (const e of ex.entities) byNatural.set(e.type.natural, e.type);
+  return [...byNatural.values()];
 }
 
 /** SRL: bracketed-predicate input, argument spans in the output, NER-style scoring. */
