@@ -28,8 +28,7 @@ import {
   type HeaderEntry,
   readEntry,
   readSafetensorsHeader,
-  SafetensorsDtype,
-  SafetensorsError,
+  type SafetensorsDtype,
   type TensorInput,
 } from "./safetensors.ts";
 
@@ -127,8 +126,12 @@ async function noWeightsMessage(dir: string): Promise<string> {
   const torch = names.filter((n) => /^pytorch_model.*\.bin(\.index\.json)?$/.test(n));
   const other = names.filter((n) => /\.(h5|msgpack|ckpt|pt|pth)$/.test(n) || n.endsWith(".ckpt.index"));
   const stray = names.filter((n) => n.endsWith(".safetensors"));
+  const partial = names.filter((n) => n.endsWith(".safetensors.part") || n.endsWith(".index.json.part"));
   let msg = `${dir}: no ${WEIGHTS_FILE} or ${WEIGHTS_INDEX_FILE} found`;
-  if (torch.length || other.length) {
+  if (partial.length) {
+    msg += ` (found the unfinished download ${partial.join(", ")}).\n` +
+      `  Rerun deno task download-model with the same arguments to resume it.`;
+  } else if (torch.length || other.length) {
     msg += ` (found ${[...torch, ...other].join(", ")}).\n` +
       `  Only safetensors weights are supported: PyTorch .bin files are Python pickles, which cannot be read ` +
       `safely outside Python. Convert once with Python:\n` +
@@ -502,5 +505,3 @@ export async function saveCheckpoint(
   }
   return { files: written.map((f) => `${dir}/${f}`) };
 }
-
-export { SafetensorsError };

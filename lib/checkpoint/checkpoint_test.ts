@@ -325,7 +325,7 @@ Deno.test("a killed save leaves the previous checkpoint or the new one, never a 
     // Kill while a temporary weights file exists, i.e. in the middle of writing one.
     const writing = () =>
       [...Deno.readDirSync(dir)].some((e) => e.name.startsWith(".model.safetensors.tmp-"));
-    for (let i = 0; i < 500 && !writing(); i++) await new Promise((r) => setTimeout(r, 5));
+    for (let i = 0; i < 2000 && !writing(); i++) await new Promise((r) => setTimeout(r, 5));
     child.kill("SIGKILL");
     await reader.cancel();
     await child.status;

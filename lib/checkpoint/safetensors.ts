@@ -88,10 +88,13 @@ const MAX_HEADER_BYTES = 100_000_000;
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
-let halfTable: Float32Array | undefined;
+let halfTable: Uint32Array | undefined;
 
-/** float16 bit pattern -> float32 value, for all 65536 patterns (built once, 256 KB). */
-function halfToFloatTable(): Float32Array {
+/**
+ * float16 bit pattern -> float32 bit pattern, for all 65536 patterns (built once, 256 KB). Bit
+ * patterns rather than floats: copying integers is faster and keeps NaN payloads.
+ */
+function halfToFloatTable(): Uint32Array {
   if (halfTable) return halfTable;
   const t = new Float32Array(65536);
   for (let h = 0; h < 65536; h++) {
@@ -102,7 +105,7 @@ function halfToFloatTable(): Float32Array {
       ? (f ? NaN : s * Infinity)
       : s * (1 + f / 1024) * 2 ** (e - 15);
   }
-  return (halfTable = t);
+  return (halfTable = new Uint32Array(t.buffer));
 }
 
 /** An aligned copy of `bytes` as a fresh ArrayBuffer (typed arrays need element alignment). */
@@ -110,9 +113,14 @@ function alignedCopy(bytes: Uint8Array): ArrayBuffer {
   return bytes.slice().buffer as ArrayBuffer;
 }
 
-/** Little-endian 16-bit words of `bytes` (copied, so alignment never matters). */
+/** Little-endian 16-bit words of `bytes`: a view when aligned, else an aligned copy. */
 function words16(bytes: Uint8Array, count: number): Uint16Array {
-  if (LITTLE_ENDIAN) return new Uint16Array(alignedCopy(bytes));
+  if (LITTLE_ENDIAN) {
+    // Read-only use: a view suffices when aligned; copy only at an odd offset.
+    return bytes.byteOffset % 2 === 0
+      ? new Uint16Array(bytes.buffer, bytes.byteOffset, count)
+      : new Uint16Array(alignedCopy(bytes));
+  }
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const out = new Uint16Array(count);
   for (let i = 0; i < count; i++) out[i] = dv.getUint16(2 * i, true);
@@ -161,9 +169,9 @@ export function decodeTensorBytes(
     }
     case "F16": {
       const w = words16(bytes, count), table = halfToFloatTable();
-      const out = new Float32Array(count);
+      const out = new Uint32Array(count);
       for (let i = 0; i < count; i++) out[i] = table[w[i]];
-      return out;
+      return new Float32Array(out.buffer);
     }
     case "I64": {
       // Float64 holds integers exactly up to 2^53; beyond that we refuse rather than round.
