@@ -9,7 +9,7 @@
  * name in one error.
  *
  * ```ts
- * import { loadCheckpoint, saveCheckpoint } from "./lib/checkpoint/checkpoint.ts";
+ * import { loadCheckpoint, saveCheckpoint } from "./checkpoint.ts";
  * const { tensors, config } = await loadCheckpoint("data/models/t5-small", [
  *   { name: "shared.weight", shape: [32128, 512] },
  *   // ... every parameter of the model
@@ -227,7 +227,8 @@ async function weightHeaders(dir: string): Promise<ShardHeader[]> {
  * to float32. Pass `expected = null` to load every float tensor without checks.
  *
  * ```ts
- * const { tensors, config, tokenizerPath } = await loadCheckpoint(dir, model.parameterShapes());
+ * const expected = [{ name: "shared.weight", shape: [32128, 512] }]; // ... every parameter
+ * const { tensors, config, tokenizerPath } = await loadCheckpoint("data/models/t5-small", expected);
  * ```
  */
 export async function loadCheckpoint(

@@ -10,7 +10,7 @@
  * and only then renamed to its final name. So a file under its final name is always complete.
  *
  * ```ts
- * import { downloadModel } from "./lib/checkpoint/download.ts";
+ * import { downloadModel } from "./download.ts";
  * const { dir } = await downloadModel("google-t5/t5-small"); // -> data/models/google-t5/t5-small
  * ```
  *

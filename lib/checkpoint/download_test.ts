@@ -260,3 +260,47 @@ Deno.test("remoteFile: metadata from HEAD; model names are checked", async () =>
     }
   }
 });
+
+Deno.test("download-model command line parsing", async () => {
+  const { parseArgs } = await import("../../scripts/download_model.ts");
+  assertEquals(parseArgs(["t5-small"]), {
+    name: "t5-small",
+    out: undefined,
+    data: undefined,
+    endpoint: undefined,
+    revision: undefined,
+    retries: undefined,
+    quiet: false,
+  });
+  const a = parseArgs([
+    "google/t5-v1_1-base",
+    "--out",
+    "/x",
+    "--endpoint=http://m",
+    "--retries",
+    "0",
+    "--quiet",
+  ]);
+  assert(a !== "help");
+  assertEquals([a.name, a.out, a.endpoint, a.retries, a.quiet], [
+    "google/t5-v1_1-base",
+    "/x",
+    "http://m",
+    0,
+    true,
+  ]);
+  assertEquals(parseArgs(["--help"]), "help");
+  for (
+    const [argv, msg] of [[[], "exactly one model NAME"], [["a", "--bogus"], "unknown option --bogus"], [
+      ["a", "--out"],
+      "--out needs a value",
+    ], [["a", "--retries", "-1"], "--retries must be"]] as const
+  ) {
+    try {
+      parseArgs([...argv]);
+      throw new Error(`accepted ${argv}`);
+    } catch (e) {
+      assertStringIncludes((e as Error).message, msg);
+    }
+  }
+});

@@ -2,8 +2,10 @@
  * Checkpoints: safetensors files, Hugging Face checkpoint directories, and hub downloads.
  *
  * ```ts
- * import { loadCheckpoint } from "./lib/checkpoint/mod.ts";
- * const { tensors, config } = await loadCheckpoint("data/models/t5-small", expectedParameters);
+ * import { loadCheckpoint } from "./mod.ts";
+ * // Every parameter the model has, with its shape (the T5 module provides this list).
+ * const expected = [{ name: "shared.weight", shape: [32128, 512] }];
+ * const { tensors, config } = await loadCheckpoint("data/models/t5-small", expected);
  * ```
  *
  * @module

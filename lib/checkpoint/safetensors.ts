@@ -12,7 +12,7 @@
  * never turns into silent zeros.
  *
  * ```ts
- * import { readSafetensors, serializeSafetensors } from "./lib/checkpoint/safetensors.ts";
+ * import { readSafetensors, serializeSafetensors } from "./safetensors.ts";
  * const bytes = serializeSafetensors({ w: { dtype: "F32", shape: [2], data: new Float32Array([1, 2]) } });
  * await Deno.writeFile("/tmp/w.safetensors", bytes);
  * const { tensors } = await readSafetensors("/tmp/w.safetensors");
