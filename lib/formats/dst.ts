@@ -117,7 +117,8 @@ export function parseBelief(outputSentence: string): string[] {
 /** TANL's `MultiWoz.evaluate`: whether the predicted state equals the gold one (with `-` as space). */
 export function beliefCorrect(outputSentence: string, example: Example): boolean {
   const norm = (xs: Iterable<string>) => new Set([...xs].map((x) => x.replaceAll("-", " ")));
-  const predicted = norm(parseBelief(outputSentence)), gold = norm(example.belief ?? []);
+  const predicted = norm(parseBelief(outputSentence));
+  const gold = norm(example.beliefRaw ?? example.belief ?? []);
   return predicted.size === gold.size && [...predicted].every((x) => gold.has(x));
 }
 
@@ -125,7 +126,8 @@ export function beliefCorrect(outputSentence: string, example: Example): boolean
 export const dstFormat: TaskFormat<string[]> = {
   name: "multi_woz",
   formatInput: (example) => formatPlainInput(example),
-  formatOutput: (example) => formatBelief(example.belief ?? []),
+  // TANL splits TRADE's `domain-slot-value` strings; the space form is the fallback.
+  formatOutput: (example) => formatBelief(example.beliefRaw ?? example.belief ?? []),
   parse: (output) => parseBelief(output),
   evaluateExample: (output, example, _schema: DatasetSchema): Counts => ({
     num_sentences: 1,

@@ -5,7 +5,7 @@
 import { assertEquals, assertRejects, assertThrows } from "@std/assert";
 import type { DatasetSchema, Example, LabelType } from "../data/types.ts";
 import { augment, augmentSentence } from "./augment.ts";
-import { beliefCorrect, formatBelief, parseBelief, splitBeliefItem } from "./dst.ts";
+import { beliefCorrect, dstFormat, formatBelief, parseBelief, splitBeliefItem } from "./dst.ts";
 import { entityRelationFormat } from "./entity_relation.ts";
 import { alignTokens, parseOutputSentence } from "./parse.ts";
 import { pySlice, pySplit, pyStrip } from "./python.ts";
@@ -155,6 +155,8 @@ Deno.test("SRL: predicate bracketed in the input, arguments in the output", () =
   assertEquals(entityTypesFromExamples([swapped, ex]), [types[2], types[0], types[1]]);
 });
 
+const DST: DatasetSchema = { name: "multi_woz", task: "dst", entityTypes: [], relationTypes: [] };
+
 Deno.test("DST: the digest's target; parse; both belief spellings", () => {
   const target = "[belief] hotel area north , hotel book day not given , hotel book people not given , " +
     "hotel book stay not given , hotel internet not given , hotel name not given , hotel parking not given , " +
@@ -176,6 +178,12 @@ Deno.test("DST: the digest's target; parse; both belief spellings", () => {
   const ex: Example = { id: "d", tokens: [], entities: [], relations: [], belief: ["hotel-area-north"] };
   assertEquals(beliefCorrect("[belief] hotel area north , hotel name not given [belief]", ex), true);
   assertEquals(beliefCorrect("hotel area north", ex), false);
+  const loaded: Example = { ...ex, belief: ["hotel area north"], beliefRaw: ["hotel-area-north"] };
+  assertEquals(dstFormat.formatOutput(loaded, DST), formatBelief(["hotel-area-north"]));
+  assertEquals(dstFormat.evaluateExample("[belief] hotel area north [belief]", loaded, DST), {
+    num_sentences: 1,
+    correct_state: 1,
+  });
 });
 
 Deno.test("relation classification: input, target, parse and loss ranking", async () => {

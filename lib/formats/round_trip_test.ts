@@ -10,10 +10,11 @@
  *   as brackets: the sentence is flagged (wrong reconstruction, format error), but its typed
  *   entities still come back exactly.
  */
-import { assert, assertEquals } from "@std/assert";
+import { assert, assertEquals, assertGreater } from "@std/assert";
 import { ignoreWithoutData } from "../../tests/support.ts";
 import { CONLL03_SCHEMA, loadConll03 } from "../data/conll.ts";
 import { CONLL04_SCHEMA, loadConll04 } from "../data/spert.ts";
+import { type DatasetName, loadDataset } from "../data/mod.ts";
 import type { DatasetSchema, Example } from "../data/types.ts";
 import { evaluateDataset } from "../metrics/evaluate_dataset.ts";
 import { entityTuple, formatEntityRelationOutputWithDrops, relationTuple } from "./entity_relation.ts";
@@ -120,6 +121,41 @@ Deno.test({
       assertEquals(s.relations, 0);
       assertEquals(s.scores.entity_f1, 1);
       assertEquals(s.scores.entity_f1_no_type, 1);
+    }
+  },
+});
+
+Deno.test({
+  name: "round trip: the other loaders' data (FewRel val_wiki, ADE fold 0 test, licensed-format samples)",
+  ignore: ignoreWithoutData("fewrel/val_wiki.json"),
+  fn() {
+    const samples = new URL("../../tests/data_samples", import.meta.url).pathname;
+    const runs: [DatasetName, Split, string | undefined][] = [
+      ["fewrel", "dev", undefined],
+      ["ade", "test", undefined],
+      ["ontonotes", "dev", samples],
+      ["ace2005_joint_er", "test", samples],
+      ["conll05_srl", "test", samples],
+      ["conll05_srl_brown", "test", samples],
+      ["multi_woz", "test", samples],
+    ];
+    for (const [name, split, dataDir] of runs) {
+      const { examples, schema } = loadDataset(name, split, { dataDir });
+      const format = formatFor(schema.task);
+      const targets = examples.map((e) => format.formatOutput(e, schema));
+      const scores = evaluateDataset(targets, examples, schema);
+      console.log(`  ${name} ${split}: ${examples.length} examples ${JSON.stringify(scores)}`);
+      assertGreater(examples.length, 0);
+      if (schema.task === "dst") {
+        // TANL's quirk: an empty gold state is never matched (see parseBelief).
+        const nonEmpty = examples.filter((e) => (e.beliefRaw ?? e.belief ?? []).length > 0).length;
+        assertEquals(scores.joint_accuracy, nonEmpty / examples.length);
+      } else if (schema.task === "relation_classification") {
+        assertEquals(scores.relation_f1, 1);
+      } else {
+        assertEquals(scores.entity_f1, 1);
+        if (schema.task === "joint_er") assertEquals(scores.relation_f1, 1);
+      }
     }
   },
 });
