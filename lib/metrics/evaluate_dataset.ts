@@ -85,7 +85,9 @@ function pick(res: Record<string, number>, keep: (k: string) => boolean): Record
 
 /**
  * Scores `predictions[i]` (output sentences) against `examples[i]`, as TANL's `evaluate_dataset`
- * with its generation step replaced by the given outputs.
+ * with its generation step replaced by the given outputs. With no examples the rates are NaN
+ * (TANL divides by zero and raises). FewRel episodes are scored by ranking instead: see
+ * `fewShotScores`.
  *
  * ```ts
  * const gold = examples.map((e) => formatFor(schema.task).formatOutput(e, schema));
