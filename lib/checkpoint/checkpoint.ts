@@ -290,6 +290,13 @@ export async function loadCheckpoint(
         name = alt;
         aliased.set(e.name, alt);
       }
+    } else if (!where.has(name) && name === LM_HEAD && tied) {
+      // A model that keeps a separate lm_head for a tied config: it is the shared embedding.
+      const alt = [SHARED, ...EMBED_ALIASES].find((a) => where.has(a));
+      if (alt) {
+        name = alt;
+        aliased.set(e.name, alt);
+      }
     }
     const w = where.get(name);
     if (!w) {
@@ -298,7 +305,8 @@ export async function loadCheckpoint(
     }
     source.set(e.name, name);
     if (!sameShape(w.entry.shape, e.shape)) {
-      shapes.push(`${name}: expected [${e.shape.join(", ")}], got [${w.entry.shape.join(", ")}]`);
+      const as = name === e.name ? "" : ` (for ${e.name})`;
+      shapes.push(`${name}${as}: expected [${e.shape.join(", ")}], got [${w.entry.shape.join(", ")}]`);
     }
     if (!FLOAT_DTYPES.includes(w.entry.dtype)) {
       dtypes.push(`${name}: ${w.entry.dtype} (a weight must be F32, F16, BF16 or F64)`);

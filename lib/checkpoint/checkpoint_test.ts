@@ -230,6 +230,12 @@ Deno.test("Hugging Face tied duplicates of shared.weight are accepted; shared.we
     assertEquals(alias.aliased.get("shared.weight"), "encoder.embed_tokens.weight");
     assertEquals(alias.tensors.get("shared.weight")![0], 2);
 
+    // A model with its own lm_head under a tied config gets the shared embedding.
+    await writeDir(dir, { "shared.weight": f32([6, 4], 3), "w": f32([2]) });
+    const head = await loadCheckpoint(dir, [...exp, { name: "lm_head.weight", shape: [6, 4] }]);
+    assertEquals(head.aliased.get("lm_head.weight"), "shared.weight");
+    assertEquals(head.tensors.get("lm_head.weight")![5], 3);
+
     // A duplicate with a different shape is not a tied copy.
     await writeDir(dir, {
       "shared.weight": f32([6, 4]),
