@@ -165,6 +165,71 @@ function sentenceToExample(
   return { id, tokens, entities, relations: [] };
 }
 
+const NE_CELL = /^(?:\(([A-Za-z_$-]+)(\*\)|\*|\))|\*|\*\))$/;
+
+/**
+ * Parses OntoNotes in the CoNLL-2012 `*_conll` layout (what the CoNLL-2012 scripts build from the
+ * LDC release): `#begin document` / `#end document` lines, one token per line with the word in
+ * column 4 and the named entity in column 11 in bracket notation (`(PERSON*`, `*`, `*)`,
+ * `(GPE)`), a blank line between sentences. The spans are exactly those of the BIO export TANL
+ * reads, so both layouts give the same examples.
+ */
+export function parseConll2012Ner(
+  text: string,
+  file: string,
+  split: string,
+  schema: DatasetSchema,
+): Example[] {
+  const types = new Map(schema.entityTypes.map((t) => [t.short, t]));
+  const examples: Example[] = [];
+  let tokens: string[] = [];
+  let entities: Example["entities"] = [];
+  let open: { type: LabelType; start: number; line: number } | null = null;
+  const flush = () => {
+    if (open !== null) {
+      throw DataFormatError.atLine(
+        file,
+        open.line,
+        `entity (${open.type.short} opened here is not closed in its sentence`,
+      );
+    }
+    if (tokens.length > 0) {
+      examples.push({ id: `${split}-${examples.length}`, tokens, entities, relations: [] });
+    }
+    tokens = [];
+    entities = [];
+  };
+  const lines = textLines(text);
+  for (let n = 0; n < lines.length; n++) {
+    const line = lines[n];
+    const cols = pySplit(line);
+    if (cols.length === 0 || line.startsWith("#begin document") || line.startsWith("#end document")) {
+      flush();
+      continue;
+    }
+    const fail = (msg: string) => DataFormatError.atLine(file, n + 1, msg);
+    if (cols.length < 11) throw fail(`expected at least 11 columns (CoNLL-2012), found ${cols.length}`);
+    const cell = cols[10];
+    const m = NE_CELL.exec(cell);
+    if (m === null) throw fail(`named-entity cell ${JSON.stringify(cell)} is not (TYPE*, *, *) or (TYPE)`);
+    const j = tokens.length;
+    tokens.push(cols[3]);
+    if (m[1] !== undefined) {
+      if (open !== null) throw fail(`entity (${m[1]} starts inside the open entity (${open.type.short}`);
+      const type = types.get(m[1]);
+      if (type === undefined) throw fail(`unknown entity type ${JSON.stringify(m[1])}`);
+      open = { type, start: j, line: n + 1 };
+    }
+    if (cell.endsWith(")")) {
+      if (open === null) throw fail(`${JSON.stringify(cell)} closes an entity that was never opened`);
+      entities.push({ type: open.type, start: open.start, end: j + 1 });
+      open = null;
+    }
+  }
+  flush();
+  return examples;
+}
+
 /** The splits of the column-file NER datasets. */
 export type NerSplit = "train" | "dev" | "test";
 
@@ -180,10 +245,15 @@ export function loadConll03(split: NerSplit, opts: LoadOptions = {}): Example[] 
 }
 
 /**
- * Loads OntoNotes 5 NER from `ontonotes/{split}.txt`, token-per-line files with the BIO tag in the
- * last column (the CoNLL-2012 export TANL expects). LDC-licensed: bring your own.
+ * Loads OntoNotes 5 NER from `ontonotes/{split}.txt`: token-per-line files with the BIO tag in the
+ * last column (the export TANL expects), or the CoNLL-2012 `*_conll` layout with bracketed
+ * entities (recognised by its `#begin document` lines). LDC-licensed: bring your own.
  */
 export function loadOntonotes(split: NerSplit, opts: LoadOptions = {}): Example[] {
   const file = dataFile(`ontonotes/${split}.txt`, "ontonotes", false, opts);
-  return parseConllNer(readText(file), file.display, split, ONTONOTES_SCHEMA);
+  const text = readText(file);
+  // A CoNLL-2012 `*_conll` file starts with `#begin document`; TANL's export has no such lines.
+  return /^#begin document/m.test(text.slice(0, 4096))
+    ? parseConll2012Ner(text, file.display, split, ONTONOTES_SCHEMA)
+    : parseConllNer(text, file.display, split, ONTONOTES_SCHEMA);
 }

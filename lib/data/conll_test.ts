@@ -1,7 +1,14 @@
 import { assertEquals, assertThrows } from "@std/assert";
 import { ignoreWithoutData, ignoreWithoutFixtures } from "../../tests/support.ts";
 import { fixturesDir } from "../config/paths.ts";
-import { CONLL03_SCHEMA, loadConll03, loadOntonotes, parseConllNer } from "./conll.ts";
+import {
+  CONLL03_SCHEMA,
+  loadConll03,
+  loadOntonotes,
+  ONTONOTES_SCHEMA,
+  parseConll2012Ner,
+  parseConllNer,
+} from "./conll.ts";
 import { DataFormatError } from "./io.ts";
 
 const spans = (text: string) =>
@@ -109,4 +116,28 @@ Deno.test({
       );
     }
   },
+});
+
+Deno.test("conll: OntoNotes in the CoNLL-2012 *_conll layout gives the same examples as the BIO export", () => {
+  const samples = new URL("../../tests/data_samples", import.meta.url).pathname;
+  const bio = loadOntonotes("train", { dataDir: samples });
+  const conll2012 = loadOntonotes("train", { dataDir: `${samples}/conll2012` });
+  assertEquals(conll2012, bio);
+  const row = (ne: string) => `d 0 0 w NN * - - - - ${ne} -`;
+  const parse = (...nes: string[]) =>
+    parseConll2012Ner(nes.map(row).join("\n"), "on.txt", "dev", ONTONOTES_SCHEMA);
+  assertThrows(
+    () => parse("(PERSON*", "*"),
+    DataFormatError,
+    "on.txt:1: entity (PERSON opened here is not closed",
+  );
+  assertThrows(() => parse("(PERSON*", "(GPE)"), DataFormatError, "on.txt:2: entity (GPE starts inside");
+  assertThrows(() => parse("*)"), DataFormatError, 'on.txt:1: "*)" closes an entity that was never opened');
+  assertThrows(() => parse("(FOO)"), DataFormatError, 'on.txt:1: unknown entity type "FOO"');
+  assertThrows(() => parse("PERSON"), DataFormatError, 'on.txt:1: named-entity cell "PERSON"');
+  assertThrows(
+    () => parseConll2012Ner("a b c\n", "on.txt", "dev", ONTONOTES_SCHEMA),
+    DataFormatError,
+    "on.txt:1: expected at least 11 columns",
+  );
 });
