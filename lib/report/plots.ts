@@ -54,7 +54,9 @@ function esc(s: string): string {
 
 /** Renders Plot options to an `<svg>` string. Legends and titles are left to {@link composeSvg}. */
 export function plotSvg(options: Record<string, unknown>): string {
-  const { document } = parseHTML("<!DOCTYPE html><html><body></body></html>");
+  // linkedom's typings describe a window without `document`; the object has one.
+  // deno-lint-ignore no-explicit-any
+  const { document } = parseHTML("<!DOCTYPE html><html><body></body></html>") as any;
   // deno-lint-ignore no-explicit-any
   const el = Plot.plot({ ...options, document } as any) as any;
   if (el.tagName?.toLowerCase() !== "svg") {

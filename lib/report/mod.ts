@@ -1,0 +1,11 @@
+/**
+ * Tables, figures, the manifest and notebook display helpers, all computed from a plan and the
+ * results store's records.
+ *
+ * @module
+ */
+
+export * from "./tables.ts";
+export * from "./plots.ts";
+export * from "./report.ts";
+export * from "./notebook.ts";

@@ -1,0 +1,162 @@
+/**
+ * Everything `deno task reproduce` writes after running cells: each table as CSV and Markdown,
+ * each figure as SVG and PNG, and the manifest. Pure function of a plan and the store's records,
+ * so it can be re-run at any time (for example while shards are still running) to see progress.
+ *
+ * ```ts
+ * const plan = planPreset("quick");
+ * const store = new ResultsStore("results/runs");
+ * const written = await writeReport(plan, store.records(), { dir: "results" });
+ * ```
+ *
+ * @module
+ */
+
+import { cellId, type Plan, type TableName } from "../experiments/grid.ts";
+import type { MaskSnapshot, RunRecord } from "../experiments/store.ts";
+import { ablationCurve, barsWithSpread, fractionLines, maskHeatmap, writeFigure } from "./plots.ts";
+import {
+  buildManifest,
+  buildTables,
+  type EntrySummary,
+  type Table,
+  tableToMarkdown,
+  writeManifest,
+  writeTable,
+} from "./tables.ts";
+
+/** A figure of the report: its file name and SVG. */
+export interface Figure {
+  name: string;
+  svg: string;
+}
+
+/**
+ * The mask history to draw: the FISH-DIP run of the ablation setting with the lowest seed that
+ * has one (the k = default row), else any FISH-DIP record with masks.
+ */
+export function pickMaskRecord(
+  plan: Plan,
+  records: RunRecord[] | Map<string, RunRecord>,
+): RunRecord | undefined {
+  const list = records instanceof Map ? [...records.values()] : records;
+  const byId = new Map(list.map((r) => [r.cellId, r]));
+  const wanted = plan.entries.filter((e) =>
+    e.table === "ablationM" || e.table === "fixedVsDynamic" || e.table === "lowResource"
+  )
+    .filter((e) => e.method === "fishdip");
+  for (const e of wanted) {
+    for (const c of e.cells) {
+      const r = byId.get(cellId(c));
+      if (r?.masks?.length) return r;
+    }
+  }
+  return list.find((r) => r.cell.method.name === "fishdip" && r.masks?.length);
+}
+
+/** The report's figures for the tables present (empty figures are skipped). */
+export function buildFigures(tables: Table[], maskRecord?: RunRecord): Figure[] {
+  const figs: Figure[] = [];
+  const of = (name: TableName): EntrySummary[] => tables.find((t) => t.name === name)?.summaries ?? [];
+  const has = (s: EntrySummary[]) => s.some((x) => x.agg);
+  const low = of("lowResource");
+  if (has(low)) {
+    figs.push({
+      name: "lowResource_bars",
+      svg: barsWithSpread(low, { title: "Low-resource results by method" }),
+    });
+    figs.push({
+      name: "lowResource_fractions",
+      svg: fractionLines(low, { title: "FISH-DIP vs full fine-tuning across training fractions" }),
+    });
+  }
+  for (
+    const [name, title] of [["fewShot", "FewRel few-shot accuracy"], [
+      "peft",
+      "FISH-DIP vs PEFT methods",
+    ]] as const
+  ) {
+    if (has(of(name))) {
+      figs.push({ name: `${name}_bars`, svg: barsWithSpread(of(name), { title, yLabel: "score (%)" }) });
+    }
+  }
+  const abl: [TableName, string, boolean, boolean][] = [
+    ["ablationK", "k: trainable parameters (%)", true, true],
+    ["ablationM", "m: refresh interval (steps)", true, false],
+    ["ablationN", "n: regressing samples", false, false],
+  ];
+  for (const [name, xLabel, log, percentX] of abl) {
+    if (has(of(name))) {
+      figs.push({
+        name,
+        svg: ablationCurve(of(name), {
+          title: tables.find((t) => t.name === name)!.title,
+          xLabel,
+          log,
+          percentX,
+        }),
+      });
+    }
+  }
+  if (has(of("fixedVsDynamic"))) {
+    // Rows are mask kinds here; plot them as bar groups of one column each.
+    const s = of("fixedVsDynamic").map((x) => ({ ...x, row: x.column, column: x.row }));
+    figs.push({ name: "fixedVsDynamic_bars", svg: barsWithSpread(s, { title: "Fixed vs dynamic mask" }) });
+  }
+  if (maskRecord?.masks?.length) {
+    const m: MaskSnapshot[] = maskRecord.masks;
+    figs.push({
+      name: "mask_movement",
+      svg: maskHeatmap(m, {
+        title: "How the FISH-DIP mask moves across layers",
+        subtitle: `selected entries per layer at each mask computation; ${maskLabel(maskRecord)}`,
+      }),
+    });
+  }
+  return figs;
+}
+
+function maskLabel(r: RunRecord): string {
+  const c = r.cell;
+  const m = c.method.name === "fishdip" ? `k=${c.method.k}, m=${c.method.m}, n=${c.method.n}` : "";
+  return `${c.dataset} ${
+    c.fraction !== undefined ? `${+(c.fraction * 100).toFixed(3)}%` : ""
+  } ${m} seed ${c.seed}`;
+}
+
+/** What {@link writeReport} wrote. */
+export interface ReportFiles {
+  tables: string[];
+  figures: string[];
+  manifest: string[];
+}
+
+/**
+ * Writes `DIR/tables/NAME.{csv,md,long.csv}`, `DIR/figures/NAME.{svg,png}` and
+ * `DIR/manifest.{json,md}`, plus `DIR/tables/README.md` with every table in one file.
+ */
+export async function writeReport(
+  plan: Plan,
+  records: RunRecord[] | Map<string, RunRecord>,
+  opts: { dir?: string; gitCommit?: string; png?: boolean } = {},
+): Promise<ReportFiles> {
+  const dir = opts.dir ?? "results";
+  const tables = buildTables(plan, records);
+  const out: ReportFiles = { tables: [], figures: [], manifest: [] };
+  for (const t of tables) out.tables.push(...writeTable(t, `${dir}/tables`));
+  Deno.writeTextFileSync(
+    `${dir}/tables/README.md`,
+    `# Tables (${plan.preset} preset, backbone ${plan.backbone})\n\n` +
+      tables.map(tableToMarkdown).join("\n"),
+  );
+  out.tables.push(`${dir}/tables/README.md`);
+  for (const f of buildFigures(tables, pickMaskRecord(plan, records))) {
+    if (opts.png === false) {
+      Deno.mkdirSync(`${dir}/figures`, { recursive: true });
+      Deno.writeTextFileSync(`${dir}/figures/${f.name}.svg`, f.svg);
+      out.figures.push(`${dir}/figures/${f.name}.svg`);
+    } else out.figures.push(...(await writeFigure(f.name, f.svg, `${dir}/figures`)));
+  }
+  out.manifest = writeManifest(buildManifest(plan, records, opts.gitCommit), dir);
+  return out;
+}

@@ -1,0 +1,73 @@
+import { assert, assertEquals, assertStringIncludes } from "@std/assert";
+import { type Availability, type DatasetName, DATASETS } from "../experiments/datasets.ts";
+import { cellId, planPreset } from "../experiments/grid.ts";
+import type { MaskSnapshot, RunRecord } from "../experiments/store.ts";
+import { pickMaskRecord, writeReport } from "./report.ts";
+
+Deno.test("writeReport: every table, figure and the manifest from a smoke plan", async () => {
+  const present = new Set<DatasetName>(["conll03", "conll04", "ade", "fewrel", "fewrel_standin"]);
+  const availability = {} as Record<DatasetName, Availability>;
+  for (const d of Object.keys(DATASETS) as DatasetName[]) {
+    availability[d] = { available: present.has(d), missing: [] };
+  }
+  const plan = planPreset("smoke", { availability });
+  let i = 0;
+  const records: RunRecord[] = plan.cells.map((c) => {
+    const metrics: Record<string, Record<string, number>> = {};
+    for (const t of c.evaluate) {
+      metrics[`${t.dataset}/${t.split}`] = { entity_f1: 0.3 + 0.01 * i, relation_f1: 0.1 + 0.01 * i++ };
+    }
+    const masks: MaskSnapshot[] = c.method.name === "fishdip"
+      ? [0, 1, 2].flatMap((r) =>
+        ["shared", "encoder.block.0"].map((layer, j) => ({
+          refresh: r,
+          step: r,
+          layer,
+          selected: 10 * (r + j + 1),
+        }))
+      )
+      : [];
+    return {
+      cellId: cellId(c),
+      cell: c,
+      metrics,
+      timings: { train: 1, eval: 1, total: 2 },
+      backend: "wasm",
+      backbone: c.backbone,
+      gitCommit: "abc",
+      started: "2026-01-01T00:00:00Z",
+      finished: "2026-01-01T00:00:02Z",
+      masks: masks.length ? masks : undefined,
+    };
+  });
+  assertEquals(pickMaskRecord(plan, records)?.cell.method.name, "fishdip");
+  const dir = Deno.makeTempDirSync();
+  try {
+    const out = await writeReport(plan, records, { dir, gitCommit: "deadbeef", png: false });
+    const names = (ps: string[]) => ps.map((p) => p.slice(p.lastIndexOf("/") + 1));
+    for (
+      const t of ["lowResource", "fewShot", "peft", "ablationK", "ablationM", "ablationN", "fixedVsDynamic"]
+    ) {
+      assert(names(out.tables).includes(`${t}.csv`) && names(out.tables).includes(`${t}.md`), t);
+    }
+    assertEquals(names(out.figures).sort(), [
+      "ablationK.svg",
+      "ablationM.svg",
+      "ablationN.svg",
+      "fewShot_bars.svg",
+      "fixedVsDynamic_bars.svg",
+      "lowResource_bars.svg",
+      "lowResource_fractions.svg",
+      "mask_movement.svg",
+      "peft_bars.svg",
+    ]);
+    const md = Deno.readTextFileSync(`${dir}/tables/README.md`);
+    assertStringIncludes(md, "needs ontonotes");
+    assertStringIncludes(md, "| CoNLL04 relation F1, 1% |");
+    const manifest = JSON.parse(Deno.readTextFileSync(`${dir}/manifest.json`));
+    assertEquals([manifest.preset, manifest.gitCommit, manifest.counts.pending], ["smoke", "deadbeef", 0]);
+    assertEquals(manifest.counts.done, plan.cells.length);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
