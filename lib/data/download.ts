@@ -311,6 +311,8 @@ export interface DownloadOptions {
   log?: (line: string) => void;
   /** The fetch to use (default: the global fetch). */
   fetch?: typeof fetch;
+  /** Give up on a file when no bytes arrive for this long (default 60 000 ms). */
+  idleTimeoutMs?: number;
 }
 
 /** Hex SHA-256 of some bytes. */
@@ -373,9 +375,18 @@ export async function downloadFiles(files: RemoteFile[], opts: DownloadOptions):
       }
     }
     const part = `${dest}.part`;
+    // A stalled connection must not hang the task: abort when no bytes arrive for a while.
+    const idleMs = opts.idleTimeoutMs ?? 60_000;
+    const abort = new AbortController();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const bump = () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => abort.abort(), idleMs);
+    };
     try {
       log(`  fetching    ${url}`);
-      const response = await doFetch(url);
+      bump();
+      const response = await doFetch(url, { signal: abort.signal });
       if (!response.ok || response.body === null) {
         await response.body?.cancel();
         throw new Error(`HTTP ${response.status} ${response.statusText} from ${url}`);
@@ -384,6 +395,7 @@ export async function downloadFiles(files: RemoteFile[], opts: DownloadOptions):
       const chunks: Uint8Array[] = [];
       let received = 0, lastReport = 0;
       for await (const chunk of response.body) {
+        bump();
         chunks.push(chunk);
         received += chunk.length;
         if (received - lastReport >= 4e6) {
@@ -391,6 +403,7 @@ export async function downloadFiles(files: RemoteFile[], opts: DownloadOptions):
           log(`              ${mb(received)}${total ? ` of ${mb(total)}` : ""}`);
         }
       }
+      clearTimeout(timer);
       const bytes = new Uint8Array(received);
       let at = 0;
       for (const c of chunks) {
@@ -409,12 +422,15 @@ export async function downloadFiles(files: RemoteFile[], opts: DownloadOptions):
       );
       results.push({ path: file.path, status: "downloaded", url, bytes: received });
     } catch (e) {
+      clearTimeout(timer);
       try {
         Deno.removeSync(part);
       } catch {
         // nothing was written
       }
-      const error = (e as Error).message;
+      const error = abort.signal.aborted
+        ? `no data from ${url} for ${idleMs / 1000} s`
+        : (e as Error).message;
       log(`  FAILED      ${file.path}: ${error}`);
       results.push({ path: file.path, status: "failed", url, error });
     }

@@ -166,3 +166,41 @@ Deno.test({
     assertEquals(results.length, 4 + 22 + 5 + 1 + 1 + 3);
   },
 });
+
+Deno.test("download: a stalled server is given up after the idle timeout", async () => {
+  const tmp = Deno.makeTempDirSync({ prefix: "fishdip-dl-" });
+  const ac = new AbortController();
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, signal: ac.signal, onListen: () => {} }, () => {
+    // Headers at once, then no bytes; the stream closes by itself later so the server can stop.
+    const body = new ReadableStream({
+      start(c) {
+        setTimeout(() => {
+          try {
+            c.close();
+          } catch {
+            // already closed by the client going away
+          }
+        }, 1500);
+      },
+    });
+    return new Response(body);
+  });
+  try {
+    const file: RemoteFile = { path: "s/slow.json", source: "spert", remote: "slow.json", size: 3 };
+    const started = Date.now();
+    const [r] = await downloadFiles([file], {
+      dataDir: tmp,
+      sources: { spert: `http://127.0.0.1:${server.addr.port}` },
+      idleTimeoutMs: 200,
+      log: () => {},
+    });
+    assertEquals(r.status, "failed");
+    assertStringIncludes(r.error!, "no data from http://127.0.0.1");
+    assertEquals(Date.now() - started < 1400, true);
+    await new Promise((resolve) => setTimeout(resolve, 1600));
+  } finally {
+    ac.abort();
+    await server.finished;
+    Deno.removeSync(tmp, { recursive: true });
+  }
+});
