@@ -15,15 +15,19 @@ import { dataDir } from "../config/paths.ts";
 /** The five sequence-labelling tasks of the paper (TANL names). */
 export type Task = "ner" | "joint_er" | "srl" | "dst" | "relation_classification";
 
-/** Every dataset a preset may name. */
+/**
+ * Every dataset a preset may name: lib/data's names (FISH-DIP's job names, so a runner passes
+ * `cell.dataset` to `loadDataset`), plus the two FewRel meta-training sources, which both load as
+ * `loadDataset("fewrel", "train")` (train_wiki when present, else the stand-in relations).
+ */
 export type DatasetName =
   | "conll03"
   | "ontonotes"
   | "conll04"
-  | "ace2005"
-  | "conll05_wsj"
-  | "conll05_brown"
-  | "multiwoz21"
+  | "ace2005_joint_er"
+  | "conll05_srl"
+  | "conll05_srl_brown"
+  | "multi_woz"
   | "ade"
   | "fewrel"
   | "fewrel_train_wiki"
@@ -39,8 +43,11 @@ export interface DatasetInfo {
   files: string[];
   /** Training examples (sentences; SRL: predicates; DST: turns). Approximate where `approx`. */
   trainSize: number;
-  /** The split a cell scores, as in the reference configuration (`do_eval`/`do_predict`). */
-  evalSplit: "dev" | "test" | "query";
+  /**
+   * The split a cell scores, as in the reference configuration (`do_eval`/`do_predict`). For
+   * FewRel episodes `test` is the episode's query set (as `loadDataset("fewrel", "test", {episode})`).
+   */
+  evalSplit: "dev" | "test";
   /** Examples in `evalSplit`. */
   evalSize: number;
   /** Metric keys printed by TANL for this dataset, in table order. */
@@ -91,8 +98,8 @@ export const DATASETS: Readonly<Record<DatasetName, DatasetInfo>> = {
     metrics: ["entity_f1", "relation_f1"],
     licensed: false,
   },
-  ace2005: {
-    name: "ace2005",
+  ace2005_joint_er: {
+    name: "ace2005_joint_er",
     label: "ACE05",
     task: "joint_er",
     files: ["ace2005_joint_er/train.json", "ace2005_joint_er/test.json"],
@@ -103,8 +110,8 @@ export const DATASETS: Readonly<Record<DatasetName, DatasetInfo>> = {
     licensed: true,
     approx: true,
   },
-  conll05_wsj: {
-    name: "conll05_wsj",
+  conll05_srl: {
+    name: "conll05_srl",
     label: "CoNLL05 WSJ",
     task: "srl",
     files: ["CoNLL2005-SRL/conll05.train.txt", "CoNLL2005-SRL/conll05.test.txt"],
@@ -115,8 +122,8 @@ export const DATASETS: Readonly<Record<DatasetName, DatasetInfo>> = {
     licensed: true,
     approx: true,
   },
-  conll05_brown: {
-    name: "conll05_brown",
+  conll05_srl_brown: {
+    name: "conll05_srl_brown",
     label: "CoNLL05 Brown",
     task: "srl",
     // Evaluation only: the WSJ-trained models are scored on the Brown test set.
@@ -128,8 +135,8 @@ export const DATASETS: Readonly<Record<DatasetName, DatasetInfo>> = {
     licensed: true,
     approx: true,
   },
-  multiwoz21: {
-    name: "multiwoz21",
+  multi_woz: {
+    name: "multi_woz",
     label: "MultiWOZ 2.1",
     task: "dst",
     files: [
@@ -147,8 +154,12 @@ export const DATASETS: Readonly<Record<DatasetName, DatasetInfo>> = {
     name: "ade",
     label: "ADE (extra)",
     task: "joint_er",
-    // SpERT's fold 0; not in the paper, run on CPU as a second joint-ER dataset we can ship.
-    files: ["ade/ade_split_0_train.json", "ade/ade_split_0_test.json"],
+    // Not in the paper; run on CPU as a second joint-ER dataset we can ship. The fold is
+    // `seed % 10` as in TANL (lib/data `adeFoldForSeed`), so all ten folds are required.
+    files: Array.from(
+      { length: 10 },
+      (_, i) => [`ade/ade_split_${i}_train.json`, `ade/ade_split_${i}_test.json`],
+    ).flat(),
     trainSize: 3845,
     evalSplit: "test",
     evalSize: 427,
@@ -162,7 +173,7 @@ export const DATASETS: Readonly<Record<DatasetName, DatasetInfo>> = {
     // Episodes are drawn from FewRel 1.0 val_wiki, as in the reference (`FewRel_dev.json`).
     files: ["fewrel/val_wiki.json", "fewrel/pid2name.json"],
     trainSize: 11200,
-    evalSplit: "query",
+    evalSplit: "test",
     evalSize: 0,
     metrics: ["relation_f1"],
     licensed: false,
@@ -190,7 +201,9 @@ export const DATASETS: Readonly<Record<DatasetName, DatasetInfo>> = {
       "fewrel/val_pubmed.json",
       "fewrel/pid2name.json",
     ],
+    // Upper bound: lib/data drops val_nyt relations that are also val_wiki relations.
     trainSize: 2500 + 8851 + 1000,
+    approx: true,
     evalSplit: "dev",
     evalSize: 0,
     metrics: [],

@@ -100,7 +100,8 @@ export interface EpisodeSpec {
 /** One scored evaluation of a cell's final model. */
 export interface EvalTarget {
   dataset: DatasetName;
-  split: "dev" | "test" | "query";
+  /** `dev` or `test`; for a FewRel episode `test` is its query set. */
+  split: "dev" | "test";
   /**
    * Score only this many examples: a fixed subset, the same for every cell (the split shuffled
    * with Python's `random.seed(0)`, first N kept), so methods and seeds see the same examples.
@@ -287,9 +288,9 @@ export const PAPER_EPOCHS: Partial<Record<DatasetName, Record<number, number>>> 
   conll03: { 0.01: 250, 0.05: 200, 0.1: 200 },
   ontonotes: { 0.01: 100, 0.05: 80, 0.1: 80 },
   conll04: { 0.01: 1000, 0.05: 800, 0.1: 800 },
-  ace2005: { 0.01: 500, 0.05: 400, 0.1: 400 },
-  conll05_wsj: { 0.005: 200, 0.01: 160, 0.05: 160 },
-  multiwoz21: { 0.005: 500, 0.01: 400, 0.05: 400 },
+  ace2005_joint_er: { 0.01: 500, 0.05: 400, 0.1: 400 },
+  conll05_srl: { 0.005: 200, 0.01: 160, 0.05: 160 },
+  multi_woz: { 0.005: 500, 0.01: 400, 0.05: 400 },
 };
 
 /** FewRel episodic fine-tuning epochs by shots (reference `config.ini`). */
@@ -300,9 +301,9 @@ export const FRACTIONS: Partial<Record<DatasetName, number[]>> = {
   conll03: [0.01, 0.05, 0.1],
   ontonotes: [0.01, 0.05, 0.1],
   conll04: [0.01, 0.05, 0.1],
-  ace2005: [0.01, 0.05, 0.1],
-  conll05_wsj: [0.005, 0.01, 0.05],
-  multiwoz21: [0.005, 0.01, 0.05],
+  ace2005_joint_er: [0.01, 0.05, 0.1],
+  conll05_srl: [0.005, 0.01, 0.05],
+  multi_woz: [0.005, 0.01, 0.05],
   ade: [0.01, 0.05, 0.1],
 };
 
@@ -354,9 +355,9 @@ const ALL_LOW_RESOURCE: DatasetName[] = [
   "conll03",
   "ontonotes",
   "conll04",
-  "ace2005",
-  "conll05_wsj",
-  "multiwoz21",
+  "ace2005_joint_er",
+  "conll05_srl",
+  "multi_woz",
 ];
 const FEWSHOT_ALL: EpisodeSpec[] = [
   { ways: 5, shots: 1, queries: 5 },
@@ -368,10 +369,10 @@ const subsampleAll = (n: number): Partial<Record<DatasetName, number>> => ({
   conll03: n,
   ontonotes: n,
   conll04: n,
-  ace2005: n,
-  conll05_wsj: n,
-  conll05_brown: n,
-  multiwoz21: n,
+  ace2005_joint_er: n,
+  conll05_srl: n,
+  conll05_srl_brown: n,
+  multi_woz: n,
   ade: n,
 });
 
@@ -406,8 +407,8 @@ export const PRESET_SPECS: Record<PresetName, PresetSpec> = {
     peft: [
       { dataset: "conll03", fraction: 0.01 },
       { dataset: "conll04", fraction: 0.01 },
-      { dataset: "ace2005", fraction: 0.01 },
-      { dataset: "conll05_wsj", fraction: 0.005 },
+      { dataset: "ace2005_joint_er", fraction: 0.01 },
+      { dataset: "conll05_srl", fraction: 0.005 },
     ],
     peftMethods: ["full", "lora", "adapter", "prefix", "fishdip"],
     ablation: { dataset: "conll04", fraction: 0.05 },
@@ -437,8 +438,8 @@ export const PRESET_SPECS: Record<PresetName, PresetSpec> = {
     peft: [
       { dataset: "conll03", fraction: 0.01 },
       { dataset: "conll04", fraction: 0.01 },
-      { dataset: "ace2005", fraction: 0.01 },
-      { dataset: "conll05_wsj", fraction: 0.005 },
+      { dataset: "ace2005_joint_er", fraction: 0.01 },
+      { dataset: "conll05_srl", fraction: 0.005 },
     ],
     peftMethods: ["full", "lora", "adapter", "prefix", "fishdip"],
     ablation: { dataset: "conll04", fraction: 0.05 },
@@ -464,9 +465,9 @@ export const PRESET_SPECS: Record<PresetName, PresetSpec> = {
       { dataset: "conll03", fractions: [0.01] },
       { dataset: "ontonotes", fractions: [0.01] },
       { dataset: "conll04", fractions: [0.01, 0.05, 0.1] },
-      { dataset: "ace2005", fractions: [0.01] },
-      { dataset: "conll05_wsj", fractions: [0.005] },
-      { dataset: "multiwoz21", fractions: [0.005] },
+      { dataset: "ace2005_joint_er", fractions: [0.01] },
+      { dataset: "conll05_srl", fractions: [0.005] },
+      { dataset: "multi_woz", fractions: [0.005] },
     ],
     lowResourceMethods: ["full", "fishdip"],
     fewShot: FEWSHOT_ALL.slice(0, 2),
@@ -513,7 +514,7 @@ export const PRESET_SPECS: Record<PresetName, PresetSpec> = {
 /** Generation length at evaluation (reference: `max_seq_length_eval`, else `max_seq_length`). */
 function evalLength(dataset: DatasetName, spec: PresetSpec): number {
   if (spec.name !== "paper") return spec.maxOutputLength;
-  return ["conll03", "conll04", "ace2005", "multiwoz21", "ade"].includes(dataset) ? 512 : 256;
+  return ["conll03", "conll04", "ace2005_joint_er", "multi_woz", "ade"].includes(dataset) ? 512 : 256;
 }
 
 /** The options of {@link planPreset}. */
@@ -573,7 +574,7 @@ export function planPreset(preset: PresetName | PresetSpec, opts: PlanOptions = 
 
   const evalTargets = (dataset: DatasetName): EvalTarget[] => {
     // The WSJ-trained SRL models are also scored on Brown (reference `conll05_srl_brown` job).
-    const names: DatasetName[] = dataset === "conll05_wsj" ? ["conll05_wsj", "conll05_brown"] : [dataset];
+    const names: DatasetName[] = dataset === "conll05_srl" ? ["conll05_srl", "conll05_srl_brown"] : [dataset];
     return names.map((d) => ({ dataset: d, split: DATASETS[d].evalSplit, subsample: spec.evalSubsample[d] }));
   };
 
@@ -591,8 +592,8 @@ export function planPreset(preset: PresetName | PresetSpec, opts: PlanOptions = 
     seed,
     epochs: epochsFor(dataset, fraction),
     batchSize: spec.batchSize,
-    maxInputLength: dataset === "multiwoz21" ? 2 * spec.maxInputLength : spec.maxInputLength,
-    maxOutputLength: dataset === "multiwoz21" ? 2 * spec.maxOutputLength : spec.maxOutputLength,
+    maxInputLength: dataset === "multi_woz" ? 2 * spec.maxInputLength : spec.maxInputLength,
+    maxOutputLength: dataset === "multi_woz" ? 2 * spec.maxOutputLength : spec.maxOutputLength,
     maxOutputLengthEval: evalLength(dataset, spec),
     decoding: "greedy",
     backbone,
@@ -651,7 +652,7 @@ export function planPreset(preset: PresetName | PresetSpec, opts: PlanOptions = 
 
   if (want("lowResource")) {
     for (const { dataset, fractions } of spec.lowResource) {
-      const seeds = dataset === "multiwoz21" ? spec.dstSeeds : spec.seeds;
+      const seeds = dataset === "multi_woz" ? spec.dstSeeds : spec.seeds;
       for (const fraction of fractions) {
         settingEntries(
           "lowResource",
@@ -703,7 +704,7 @@ export function planPreset(preset: PresetName | PresetSpec, opts: PlanOptions = 
           maxOutputLengthEval: spec.maxOutputLength,
           decoding: "rank",
           backbone,
-          evaluate: [{ dataset: "fewrel", split: "query" }],
+          evaluate: [{ dataset: "fewrel", split: "test" }],
           init: cellId(meta),
           maxSteps: spec.maxSteps,
         }));
@@ -712,7 +713,7 @@ export function planPreset(preset: PresetName | PresetSpec, opts: PlanOptions = 
           table: "fewShot",
           row: `${ep.ways}-way ${ep.shots}-shot`,
           column: METHOD_LABELS[name],
-          key: "fewrel/query",
+          key: "fewrel/test",
           metric: "relation_f1",
           group: `${ep.ways}-way`,
           x: ep.shots,
@@ -831,7 +832,7 @@ export function estimateWork(cells: Cell[]): { trainExamples: number; evalExampl
     trainN += c.epochs * trainExamples(c);
     steps += trainSteps(c);
     for (const t of c.evaluate) {
-      if (t.split === "query" && c.episode) evalN += c.episode.ways * c.episode.queries * c.episode.ways;
+      if (c.episode) evalN += c.episode.ways * c.episode.queries * c.episode.ways;
       else evalN += Math.min(t.subsample ?? Infinity, DATASETS[t.dataset].evalSize);
     }
   }

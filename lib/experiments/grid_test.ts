@@ -102,18 +102,18 @@ Deno.test("paper preset: reference epochs, batch 32, seeds, lengths, backbone", 
         c.method.name === "fishdip" ? [0.01, 100, "rule"] : null,
       );
     }
-    assertEquals(e.cells.map((c) => c.seed), e.cells[0].dataset === "multiwoz21" ? [1] : [1, 2, 3]);
+    assertEquals(e.cells.map((c) => c.seed), e.cells[0].dataset === "multi_woz" ? [1] : [1, 2, 3]);
   }
   const epochs = (d: DatasetName, f: number) =>
     low.find((e) => e.cells[0].dataset === d && e.cells[0].fraction === f)!.cells[0].epochs;
   assertEquals([epochs("conll03", 0.1), epochs("conll03", 0.05), epochs("conll03", 0.01)], [200, 200, 250]);
   assertEquals([epochs("conll04", 0.01), epochs("conll04", 0.1)], [1000, 800]);
-  assertEquals([epochs("conll05_wsj", 0.005), epochs("multiwoz21", 0.005)], [200, 500]);
+  assertEquals([epochs("conll05_srl", 0.005), epochs("multi_woz", 0.005)], [200, 500]);
   // Generation lengths of config.ini: 512 for conll03/conll04/ace/multiwoz, 256 for ontonotes/SRL.
   const conll03 = low.find((e) => e.cells[0].dataset === "conll03")!.cells[0];
   assertEquals([conll03.maxInputLength, conll03.maxOutputLengthEval], [256, 512]);
   assertEquals(low.find((e) => e.cells[0].dataset === "ontonotes")!.cells[0].maxOutputLengthEval, 256);
-  assertEquals(low.find((e) => e.cells[0].dataset === "multiwoz21")!.cells[0].maxInputLength, 512);
+  assertEquals(low.find((e) => e.cells[0].dataset === "multi_woz")!.cells[0].maxInputLength, 512);
   // Few-shot: 4 settings x 10 episodes, 1250/250 epochs, meta-training first with one epoch.
   const few = plan.entries.filter((e) => e.table === "fewShot" && e.method === "fishdip");
   assertEquals(few.map((e) => e.row), ["5-way 1-shot", "5-way 5-shot", "10-way 1-shot", "10-way 5-shot"]);
@@ -165,13 +165,13 @@ Deno.test("unavailable datasets mark their entries and block their cells", () =>
   const plan = planPreset("cpu", { availability: sharedAvailability() });
   const needs = (row: string) => plan.entries.find((e) => e.row === row)!.needs;
   assertEquals(needs("OntoNotes entity F1, 1%"), ["ontonotes"]);
-  assertEquals(needs("ACE05 relation F1, 1%"), ["ace2005"]);
-  assertEquals(needs("CoNLL05 Brown entity F1, 0.5%"), ["conll05_wsj", "conll05_brown"]);
-  assertEquals(needs("MultiWOZ 2.1 joint accuracy, 5%"), ["multiwoz21"]);
+  assertEquals(needs("ACE05 relation F1, 1%"), ["ace2005_joint_er"]);
+  assertEquals(needs("CoNLL05 Brown entity F1, 0.5%"), ["conll05_srl", "conll05_srl_brown"]);
+  assertEquals(needs("MultiWOZ 2.1 joint accuracy, 5%"), ["multi_woz"]);
   assertEquals(needs("CoNLL04 relation F1, 1%"), []);
   assertEquals(needs("ADE (extra) relation F1, 1%"), []);
   // No runnable cell touches a missing dataset; every blocked cell says why.
-  const missing = new Set(["ontonotes", "ace2005", "conll05_wsj", "conll05_brown", "multiwoz21"]);
+  const missing = new Set(["ontonotes", "ace2005_joint_er", "conll05_srl", "conll05_srl_brown", "multi_woz"]);
   for (const c of plan.cells) assert(!missing.has(c.dataset), cellLabel(c));
   assert(plan.blocked.length > 0);
   for (const b of plan.blocked) assert(b.needs.length > 0);

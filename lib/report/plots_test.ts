@@ -43,7 +43,7 @@ const S: EntrySummary[] = [
   {
     ...summary("ACE05 relation F1, 1%", "FISH-DIP", "fishdip", 0.01, [0]),
     status: "needs",
-    needs: ["ace2005"],
+    needs: ["ace2005_joint_er"],
     agg: undefined,
   },
 ];
@@ -62,7 +62,7 @@ Deno.test("barsWithSpread: one bar per entry, whiskers, seed dots, legend, missi
   const svg = barsWithSpread(S, { title: "Bars" });
   standalone(svg);
   assertStringIncludes(svg, ">Bars</text>");
-  assertStringIncludes(svg, "not shown, data missing: ace2005");
+  assertStringIncludes(svg, "not shown, data missing: ace2005_joint_er");
   // The barY mark: one <rect> per entry with data, in the methods' colours.
   assertEquals(count(svg, /aria-label="bar"/g), 1);
   const bars = svg.slice(svg.indexOf('aria-label="bar"')).split('aria-label="rule"')[0];

@@ -80,7 +80,7 @@ Deno.test("summaries: done, partial, pending and needs; formatting", () => {
   const entries = [
     entry("CoNLL04 relation F1, 1%", "FISH-DIP", [cell(1), cell(2), cell(3)]),
     entry("CoNLL04 relation F1, 1%", "Full FT", [cell(1, "full"), cell(2, "full")]),
-    entry("ACE05 relation F1, 1%", "FISH-DIP", [cell(1)], ["ace2005"]),
+    entry("ACE05 relation F1, 1%", "FISH-DIP", [cell(1)], ["ace2005_joint_er"]),
   ];
   const records = [rec(cell(1), 0.5), rec(cell(2), 0.6), rec(cell(3), 0.7), rec(cell(1, "full"), 0.4)];
   const [done, partial, needs] = summarize(entries, records);
@@ -89,7 +89,7 @@ Deno.test("summaries: done, partial, pending and needs; formatting", () => {
   assertEquals(formatSummary(done), "60.00 ± 8.16");
   assertEquals(partial.status, "partial");
   assertEquals(formatSummary(partial), "40.00 ± 0.00 (1/2 seeds)");
-  assertEquals(formatSummary(needs), "needs ace2005");
+  assertEquals(formatSummary(needs), "needs ace2005_joint_er");
   assertEquals(summarize([entries[0]], [])[0].status, "pending");
   assertEquals(formatSummary(summarize([entries[0]], [])[0]), "pending");
   // FewRel's relation_f1 may be stored as accuracy.
@@ -105,12 +105,12 @@ Deno.test("summaries: done, partial, pending and needs; formatting", () => {
   const t = layoutTable("lowResource", summarize(entries, records));
   assertEquals(t.columns, ["FISH-DIP", "Full FT"]);
   assertEquals(t.rows.map((r) => r.label), ["CoNLL04 relation F1, 1%", "ACE05 relation F1, 1%"]);
-  assertEquals(t.rows[1].cells, ["needs ace2005", ""]);
+  assertEquals(t.rows[1].cells, ["needs ace2005_joint_er", ""]);
   assertEquals(
     tableToCsv(t),
     '"Dataset, metric, training fraction",FISH-DIP,Full FT\n' +
       '"CoNLL04 relation F1, 1%",60.00 ± 8.16,40.00 ± 0.00 (1/2 seeds)\n' +
-      '"ACE05 relation F1, 1%",needs ace2005,\n',
+      '"ACE05 relation F1, 1%",needs ace2005_joint_er,\n',
   );
   const md = tableToMarkdown(t);
   assertStringIncludes(
@@ -118,7 +118,7 @@ Deno.test("summaries: done, partial, pending and needs; formatting", () => {
     "| Dataset, metric, training fraction | FISH-DIP | Full FT |\n| --- | ---: | ---: |\n",
   );
   assertStringIncludes(md, "| CoNLL04 relation F1, 1% | 60.00 ± 8.16 | 40.00 ± 0.00 (1/2 seeds) |");
-  assertStringIncludes(md, "| ACE05 relation F1, 1% | needs ace2005 |  |");
+  assertStringIncludes(md, "| ACE05 relation F1, 1% | needs ace2005_joint_er |  |");
   assertStringIncludes(tableToHtml(t), '<td style="text-align:right">60.00 ± 8.16</td>');
 
   const dir = Deno.makeTempDirSync();
@@ -159,7 +159,7 @@ Deno.test("buildTables and the manifest on a whole preset with 'needs' rows", ()
   const onto = low.rows.find((r) => r.label.startsWith("OntoNotes"))!;
   assert(onto.cells.every((c) => c === "needs ontonotes"), onto.cells.join());
   assert(
-    low.rows.some((r) => r.label.startsWith("MultiWOZ") && r.cells.every((c) => c === "needs multiwoz21")),
+    low.rows.some((r) => r.label.startsWith("MultiWOZ") && r.cells.every((c) => c === "needs multi_woz")),
   );
   const m = buildManifest(plan, records, "deadbeef");
   assertEquals(m.counts.done + m.counts.pending, plan.cells.length);
