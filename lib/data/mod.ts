@@ -2,7 +2,7 @@
  * Datasets: one registry over the loaders, and TANL's low-resource sampling.
  *
  * ```ts
- * import { loadDataset, lowResourceSubset } from "./lib/data/mod.ts";
+ * import { loadDataset, lowResourceSubset } from "./mod.ts";
  * const { examples, schema } = loadDataset("conll04", "train", { dataDir: "../shared/data" });
  * const train = lowResourceSubset(examples, 0.01, 1); // FISH-DIP's 1% subset, episode 1
  * ```

@@ -38,6 +38,7 @@ export function subsetSize(fraction: number, n: number): number {
  * (it is the order TANL's dataset presents them in).
  *
  * ```ts
+ * import { loadConll04 } from "./spert.ts";
  * const train = loadConll04("train");
  * const onePercent = lowResourceSubset(train, 0.01, 1); // 9 sentences, as FISH-DIP's episode 1
  * ```
