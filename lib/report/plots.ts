@@ -277,7 +277,15 @@ export function fractionLines(summaries: EntrySummary[], opts: FigureOptions = {
     color: { domain: columns, range: columns.map((c) => colorOf.get(c)!) },
     marks: [
       Plot.ruleX(series, { fx: "group", x: "xp", y1: "lo", y2: "hi", stroke: "column", strokeOpacity: 0.6 }),
-      Plot.line(series, { fx: "group", x: "xp", y: "mean", stroke: "column", strokeWidth: 2, sort: "xp" }),
+      Plot.line(series, {
+        fx: "group",
+        x: "xp",
+        y: "mean",
+        stroke: "column",
+        z: "column",
+        strokeWidth: 2,
+        sort: "xp",
+      }),
       Plot.dot(series, { fx: "group", x: "xp", y: "mean", fill: "column", r: 3 }),
     ],
   });
@@ -316,7 +324,7 @@ export function ablationCurve(
     color: { domain: columns, range: colors },
     marks: [
       Plot.ruleX(series, { x: "xv", y1: "lo", y2: "hi", stroke: "column", strokeOpacity: 0.6 }),
-      Plot.line(series, { x: "xv", y: "mean", stroke: "column", strokeWidth: 2, sort: "xv" }),
+      Plot.line(series, { x: "xv", y: "mean", stroke: "column", z: "column", strokeWidth: 2, sort: "xv" }),
       Plot.dot(series, { x: "xv", y: "mean", fill: "column", r: 3 }),
     ],
   });

@@ -1,0 +1,340 @@
+/**
+ * The model-independent half of `deno task reproduce`: expand a preset, keep this shard's cells,
+ * skip the finished ones, run the rest through a caller-supplied {@link CellRunner} (train and
+ * evaluate one cell), append each result to the store, and write the report.
+ *
+ * Why a callback: everything here is bookkeeping that must behave the same whatever trains the
+ * cells (resumption after a kill, shards on several machines, failures that do not stop the
+ * grid, FewRel episodes waiting for their meta-training checkpoint), and it is testable without
+ * a model. The trainer side only has to turn one {@link Cell} into metrics.
+ *
+ * ```ts
+ * const args = parseReproduceArgs(Deno.args);
+ * await runGrid(async (cell, ctx) => {
+ *   const { metrics, masks } = await trainAndEvaluate(cell, ctx); // the trainer
+ *   return { metrics, masks };
+ * }, { ...args, backend: "wasm" });
+ * ```
+ *
+ * @module
+ */
+
+import { REPO_ROOT } from "../config/paths.ts";
+import {
+  type Cell,
+  cellId,
+  cellLabel,
+  estimateWork,
+  parseShard,
+  type Plan,
+  planPreset,
+  type PresetName,
+  PRESETS,
+  shard,
+  type TableName,
+  TABLES,
+} from "./grid.ts";
+import { gitCommit, makeRecord, type MaskSnapshot, ResultsStore, type RunRecord } from "./store.ts";
+
+/** What the runner is told about the cell it runs. */
+export interface RunContext {
+  /** Data directory (`--data`), or undefined for the default. */
+  dataDir?: string;
+  /** Folder for this cell's saved weights, when `cell.saveCheckpoint` (created on demand). */
+  checkpointDir: string;
+  /** The checkpoint recorded by the `cell.init` cell (FewRel meta-training), if any. */
+  initCheckpoint?: string;
+  /** Progress messages (to stderr, prefixed with the cell). */
+  log: (message: string) => void;
+}
+
+/** What a runner returns for one cell. */
+export interface CellResult {
+  metrics: Record<string, Record<string, number>>;
+  /** Seconds of training and of evaluation; measured around the call when absent. */
+  timings?: { train: number; eval: number; [phase: string]: number };
+  steps?: number;
+  losses?: { step: number; loss: number }[];
+  masks?: MaskSnapshot[];
+  /** Where the weights were saved (required when `cell.saveCheckpoint`). */
+  checkpoint?: string;
+}
+
+/** Trains and evaluates one cell. */
+export type CellRunner = (cell: Cell, ctx: RunContext) => Promise<CellResult>;
+
+/** Options of {@link runGrid}; the first five come from {@link parseReproduceArgs}. */
+export interface RunGridOptions {
+  preset: PresetName;
+  only?: TableName[];
+  shard?: { i: number; n: number };
+  dataDir?: string;
+  /** Results folder (`results`): `runs/`, `tables/`, `figures/`, `checkpoints/`, the manifest. */
+  resultsDir?: string;
+  backbone?: string;
+  /** tfjs backend name, recorded with every cell. */
+  backend: string;
+  /** Store file name; default `local`, or `shard-i-of-N`. */
+  writer?: string;
+  /** Stop at the first failing cell instead of recording it and going on. */
+  stopOnError?: boolean;
+  /** Run at most this many cells (then write the report). */
+  maxCells?: number;
+  /** Skip the report (shards: let one final `--report-only` call write it). */
+  noReport?: boolean;
+  /** Write the report from the store without running anything. */
+  reportOnly?: boolean;
+  /** Only print the plan. */
+  list?: boolean;
+  /** Where messages go (default stderr). */
+  log?: (message: string) => void;
+}
+
+/** What {@link runGrid} did. */
+export interface RunGridSummary {
+  plan: Plan;
+  ran: string[];
+  skipped: string[];
+  failed: { cellId: string; label: string; error: string }[];
+  blocked: number;
+  reportFiles?: { tables: string[]; figures: string[]; manifest: string[] };
+}
+
+function defaultLog(message: string) {
+  console.error(message);
+}
+
+function fmtSeconds(s: number): string {
+  if (s < 90) return `${s.toFixed(1)} s`;
+  if (s < 5400) return `${(s / 60).toFixed(1)} min`;
+  return `${(s / 3600).toFixed(2)} h`;
+}
+
+/** Runs (this shard of) a preset's grid; see the module documentation. */
+export async function runGrid(runner: CellRunner, opts: RunGridOptions): Promise<RunGridSummary> {
+  const log = opts.log ?? defaultLog;
+  const resultsDir = opts.resultsDir ?? `${REPO_ROOT}/results`;
+  const plan = planPreset(opts.preset, { dataDir: opts.dataDir, only: opts.only, backbone: opts.backbone });
+  const mine = opts.shard ? shard(plan.cells, opts.shard.i, opts.shard.n) : plan.cells;
+  const writer = opts.writer ?? (opts.shard ? `shard-${opts.shard.i}-of-${opts.shard.n}` : "local");
+  const store = new ResultsStore(`${resultsDir}/runs`, writer);
+  store.load();
+  const summary: RunGridSummary = { plan, ran: [], skipped: [], failed: [], blocked: plan.blocked.length };
+  const commit = gitCommit(REPO_ROOT);
+
+  const todo = mine.filter((c) => !store.isDone(cellId(c)));
+  summary.skipped = mine.filter((c) => store.isDone(cellId(c))).map(cellId);
+  const work = estimateWork(todo);
+  log(
+    `preset ${plan.preset} (backbone ${plan.backbone}${
+      opts.shard ? `, shard ${opts.shard.i}/${opts.shard.n}` : ""
+    }): ` +
+      `${plan.cells.length} runnable cells, ${mine.length} in this shard, ${summary.skipped.length} already done, ` +
+      `${todo.length} to run (${work.steps} optimizer steps, ${work.evalExamples} evaluation examples); ` +
+      `${plan.blocked.length} cells need missing data` +
+      (plan.blocked.length ? ` (${[...new Set(plan.blocked.flatMap((b) => b.needs))].join(", ")})` : ""),
+  );
+  if (opts.list) {
+    for (const c of mine) {
+      log(`  ${store.isDone(cellId(c)) ? "done   " : "pending"} ${cellId(c)} ${cellLabel(c)}`);
+    }
+    for (const b of plan.blocked) log(`  needs ${b.needs.join(",")} ${cellId(b.cell)} ${cellLabel(b.cell)}`);
+    return summary;
+  }
+
+  if (!opts.reportOnly) {
+    const limit = opts.maxCells ?? Infinity;
+    const t0 = performance.now();
+    for (const [k, cell] of todo.entries()) {
+      if (summary.ran.length + summary.failed.length >= limit) break;
+      const id = cellId(cell), label = cellLabel(cell);
+      const prefix = `[${k + 1}/${todo.length}] ${label}`;
+      let initCheckpoint: string | undefined;
+      if (cell.init) {
+        initCheckpoint = store.get(cell.init)?.checkpoint;
+        if (!initCheckpoint) {
+          const error = `its initialising cell ${cell.init} has no checkpoint (failed or not run)`;
+          log(`${prefix}: skipped, ${error}`);
+          summary.failed.push({ cellId: id, label, error });
+          continue;
+        }
+      }
+      log(`${prefix}: running`);
+      const started = new Date();
+      const c0 = performance.now();
+      try {
+        const checkpointDir = `${resultsDir}/checkpoints/${id}`;
+        const result = await runner(cell, {
+          dataDir: opts.dataDir,
+          checkpointDir,
+          initCheckpoint,
+          log: (m) => log(`${prefix}: ${m}`),
+        });
+        const total = (performance.now() - c0) / 1000;
+        if (cell.saveCheckpoint && !result.checkpoint) {
+          throw new Error("a meta-training cell must return its checkpoint");
+        }
+        const record: RunRecord = makeRecord(cell, {
+          metrics: result.metrics,
+          timings: {
+            train: result.timings?.train ?? total,
+            eval: result.timings?.eval ?? 0,
+            ...result.timings,
+            total,
+          },
+          backend: opts.backend,
+          preset: plan.preset,
+          host: hostname(),
+          steps: result.steps,
+          losses: result.losses,
+          masks: result.masks,
+          checkpoint: result.checkpoint,
+          started,
+          gitCommit: commit,
+        });
+        store.append(record);
+        summary.ran.push(id);
+        const elapsed = (performance.now() - t0) / 1000;
+        const left = todo.length - (k + 1);
+        log(
+          `${prefix}: done in ${fmtSeconds(total)}; ${left} left` +
+            (left ? `, about ${fmtSeconds((elapsed / (k + 1)) * left)} to go` : ""),
+        );
+      } catch (e) {
+        const error = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+        log(`${prefix}: FAILED: ${error}`);
+        summary.failed.push({ cellId: id, label, error });
+        // Failures live outside runs/, so they are never mistaken for results and rerun next time.
+        Deno.mkdirSync(resultsDir, { recursive: true });
+        Deno.writeTextFileSync(
+          `${resultsDir}/failures.jsonl`,
+          JSON.stringify({
+            cellId: id,
+            label,
+            error,
+            stack: (e as Error)?.stack,
+            time: new Date().toISOString(),
+            writer,
+          }) + "\n",
+          { append: true },
+        );
+        if (opts.stopOnError) throw e;
+      }
+    }
+  }
+
+  if (!opts.noReport) {
+    const { writeReport } = await import("../report/report.ts");
+    summary.reportFiles = await writeReport(plan, store.load({ quiet: true }), {
+      dir: resultsDir,
+      gitCommit: commit,
+    });
+    log(
+      `wrote ${summary.reportFiles.tables.length} table files, ${summary.reportFiles.figures.length} figure files ` +
+        `and the manifest under ${resultsDir}`,
+    );
+  }
+  return summary;
+}
+
+function hostname(): string | undefined {
+  try {
+    return Deno.hostname();
+  } catch {
+    return undefined;
+  }
+}
+
+/** The usage text of `deno task reproduce`. */
+export const REPRODUCE_USAGE = `deno task reproduce [options]
+  --preset P        ${PRESETS.join(" | ")} (default quick)
+  --only T[,T]      tables: ${TABLES.join(", ")}
+  --shard i/N       run the i-th of N shards (1-based; e.g. SLURM_ARRAY_TASK_ID/N)
+  --data DIR        data directory (default $FISHDIP_DATA or <repo>/data)
+  --results DIR     results directory (default <repo>/results)
+  --backbone ID     backbone id or checkpoint folder (default: the preset's)
+  --max-cells K     run at most K cells, then write the report
+  --list            print the plan (done / pending / needs) and exit
+  --report-only     write tables, figures and manifest from the store, run nothing
+  --no-report       do not write the report (shards; finish with --report-only)
+  --stop-on-error   stop at the first failing cell`;
+
+/** The options `deno task reproduce` takes, parsed. */
+export type ReproduceArgs = Omit<RunGridOptions, "backend" | "log" | "writer"> & { help?: boolean };
+
+/**
+ * Parses the command line of `deno task reproduce` (see {@link REPRODUCE_USAGE}); throws with a
+ * message naming the bad argument.
+ */
+export function parseReproduceArgs(args: string[]): ReproduceArgs {
+  const out: ReproduceArgs = { preset: "quick" };
+  for (let i = 0; i < args.length; i++) {
+    let a = args[i], value: string | undefined;
+    const eq = a.indexOf("=");
+    if (a.startsWith("--") && eq > 0) [a, value] = [a.slice(0, eq), a.slice(eq + 1)];
+    const next = () => {
+      const v = value ?? args[++i];
+      if (v === undefined || (value === undefined && v.startsWith("--"))) {
+        throw new Error(`${a} needs a value`);
+      }
+      return v;
+    };
+    switch (a) {
+      case "--preset": {
+        const p = next();
+        if (!(PRESETS as readonly string[]).includes(p)) {
+          throw new Error(`unknown preset ${p} (${PRESETS.join(", ")})`);
+        }
+        out.preset = p as PresetName;
+        break;
+      }
+      case "--only": {
+        const ts = next().split(",").map((t) => t.trim()).filter(Boolean);
+        for (const t of ts) {
+          if (!(TABLES as readonly string[]).includes(t)) {
+            throw new Error(`unknown table ${t} (${TABLES.join(", ")})`);
+          }
+        }
+        out.only = ts as TableName[];
+        break;
+      }
+      case "--shard":
+        out.shard = parseShard(next());
+        break;
+      case "--data":
+        out.dataDir = next();
+        break;
+      case "--results":
+        out.resultsDir = next();
+        break;
+      case "--backbone":
+        out.backbone = next();
+        break;
+      case "--max-cells": {
+        const k = Number(next());
+        if (!Number.isInteger(k) || k < 0) throw new Error(`--max-cells expects a count`);
+        out.maxCells = k;
+        break;
+      }
+      case "--list":
+        out.list = true;
+        break;
+      case "--report-only":
+        out.reportOnly = true;
+        break;
+      case "--no-report":
+        out.noReport = true;
+        break;
+      case "--stop-on-error":
+        out.stopOnError = true;
+        break;
+      case "--help":
+      case "-h":
+        out.help = true;
+        break;
+      default:
+        throw new Error(`unknown argument ${args[i]}\n${REPRODUCE_USAGE}`);
+    }
+  }
+  return out;
+}

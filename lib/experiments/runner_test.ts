@@ -1,0 +1,142 @@
+import { assert, assertEquals, assertRejects, assertThrows } from "@std/assert";
+import { DATASETS } from "./datasets.ts";
+import { type Cell, cellId } from "./grid.ts";
+import { type CellRunner, parseReproduceArgs, runGrid } from "./runner.ts";
+import { loadRecords } from "./store.ts";
+
+/** A data folder with (empty) files of the datasets shipped here, so availability matches CI. */
+function fakeData(): string {
+  const dir = Deno.makeTempDirSync();
+  for (const d of ["conll03", "conll04", "ade", "fewrel", "fewrel_standin"] as const) {
+    for (const f of DATASETS[d].files) {
+      Deno.mkdirSync(`${dir}/${f.slice(0, f.lastIndexOf("/"))}`, { recursive: true });
+      Deno.writeTextFileSync(`${dir}/${f}`, "");
+    }
+  }
+  return dir;
+}
+
+const fake = (fail?: (c: Cell) => boolean): { runner: CellRunner; calls: Cell[] } => {
+  const calls: Cell[] = [];
+  const runner: CellRunner = (cell, ctx) => {
+    calls.push(cell);
+    if (fail?.(cell)) return Promise.reject(new Error("boom"));
+    if (cell.init) assert(ctx.initCheckpoint?.endsWith(cell.init), "episode without its meta checkpoint");
+    const metrics: Record<string, Record<string, number>> = {};
+    for (const t of cell.evaluate) {
+      metrics[`${t.dataset}/${t.split}`] = { entity_f1: 0.5, relation_f1: 0.25 + cell.seed / 100 };
+    }
+    return Promise.resolve({
+      metrics,
+      timings: { train: 0.1, eval: 0.1 },
+      masks: cell.method.name === "fishdip"
+        ? [{ refresh: 0, step: 0, layer: "shared", selected: 3 }]
+        : undefined,
+      checkpoint: cell.saveCheckpoint ? ctx.checkpointDir : undefined,
+    });
+  };
+  return { runner, calls };
+};
+
+Deno.test("runGrid: resumes after an interruption, records failures, writes the report", async () => {
+  const data = fakeData(), results = Deno.makeTempDirSync();
+  const logs: string[] = [];
+  const base = {
+    preset: "smoke" as const,
+    dataDir: data,
+    resultsDir: results,
+    backend: "test",
+    log: (m: string) => logs.push(m),
+  };
+  try {
+    // An interrupted run: 3 cells, no report.
+    const a = fake();
+    const s1 = await runGrid(a.runner, { ...base, maxCells: 3, noReport: true });
+    assertEquals(s1.ran.length, 3);
+    const total = s1.plan.cells.length;
+    // The rerun skips them; one cell fails and is retried on the next run.
+    const failing = s1.plan.cells.slice(3).find((c) => c.method.name === "fishdip")!;
+    const b = fake((c) => cellId(c) === cellId(failing));
+    const s2 = await runGrid(b.runner, base);
+    assertEquals(s2.skipped.length, 3);
+    assertEquals(s2.ran.length, total - 4);
+    assertEquals(s2.failed.map((f) => f.cellId), [cellId(failing)]);
+    assert(Deno.readTextFileSync(`${results}/failures.jsonl`).includes("boom"));
+    assertEquals(loadRecords(`${results}/runs`).records.length, total - 1);
+    const manifest = JSON.parse(Deno.readTextFileSync(`${results}/manifest.json`));
+    assertEquals(manifest.counts.pending, 1);
+    assert(Deno.statSync(`${results}/tables/lowResource.md`).isFile);
+    assert(Deno.statSync(`${results}/figures/mask_movement.svg`).isFile);
+    const c = fake();
+    const s3 = await runGrid(c.runner, { ...base, noReport: true });
+    assertEquals(c.calls.map(cellId), [cellId(failing)]);
+    assertEquals(s3.ran.length, 1);
+    const rec = loadRecords(`${results}/runs`).records[0];
+    assertEquals([rec.backend, rec.preset, typeof rec.timings.total], ["test", "smoke", "number"]);
+  } finally {
+    Deno.removeSync(data, { recursive: true });
+    Deno.removeSync(results, { recursive: true });
+  }
+});
+
+Deno.test("runGrid: shards run disjoint cells into their own files; --report-only joins them", async () => {
+  const data = fakeData(), results = Deno.makeTempDirSync();
+  const base = {
+    preset: "smoke" as const,
+    dataDir: data,
+    resultsDir: results,
+    backend: "test",
+    log: () => {},
+  };
+  try {
+    const seen: string[] = [];
+    for (const i of [1, 2, 3]) {
+      const f = fake();
+      await runGrid(f.runner, { ...base, shard: { i, n: 3 }, noReport: true });
+      seen.push(...f.calls.map(cellId));
+    }
+    const s = await runGrid(fake().runner, { ...base, reportOnly: true });
+    assertEquals(new Set(seen).size, seen.length);
+    assertEquals(seen.length, s.plan.cells.length);
+    const files = [...Deno.readDirSync(`${results}/runs`)].map((e) => e.name).sort();
+    assert(files.every((f) => /^shard-\d-of-3\.jsonl$/.test(f)), files.join());
+    const manifest = JSON.parse(Deno.readTextFileSync(`${results}/manifest.json`));
+    assertEquals(manifest.counts.done, s.plan.cells.length);
+    await assertRejects(() =>
+      runGrid(fake(() => true).runner, { ...base, resultsDir: `${results}/x`, stopOnError: true })
+    );
+  } finally {
+    Deno.removeSync(data, { recursive: true });
+    Deno.removeSync(results, { recursive: true });
+  }
+});
+
+Deno.test("parseReproduceArgs", () => {
+  assertEquals(parseReproduceArgs([]), { preset: "quick" });
+  assertEquals(
+    parseReproduceArgs([
+      "--preset",
+      "cpu",
+      "--only=ablationK,peft",
+      "--shard",
+      "2/4",
+      "--data",
+      "d",
+      "--max-cells",
+      "5",
+      "--list",
+    ]),
+    {
+      preset: "cpu",
+      only: ["ablationK", "peft"],
+      shard: { i: 2, n: 4 },
+      dataDir: "d",
+      maxCells: 5,
+      list: true,
+    },
+  );
+  assertThrows(() => parseReproduceArgs(["--preset", "gpu"]), Error, "unknown preset");
+  assertThrows(() => parseReproduceArgs(["--only", "nope"]), Error, "unknown table");
+  assertThrows(() => parseReproduceArgs(["--shard"]), Error, "needs a value");
+  assertThrows(() => parseReproduceArgs(["--frobnicate"]), Error, "unknown argument");
+});
