@@ -33,6 +33,59 @@ export interface MaskSnapshot {
   total?: number;
 }
 
+/**
+ * The layer a T5 parameter belongs to, for the mask heat map (Hugging Face names):
+ * `encoder.block.3.layer.0.SelfAttention.q.weight` -> `encoder.block.3`, `shared.weight` ->
+ * `shared`, `decoder.final_layer_norm.weight` -> `decoder.final_layer_norm`.
+ */
+export function t5Layer(name: string): string {
+  const block = /^(encoder|decoder)\.block\.(\d+)\./.exec(name);
+  if (block) return `${block[1]}.block.${block[2]}`;
+  const parts = name.split(".");
+  if (parts[0] === "shared" || parts[0] === "lm_head") return parts[0];
+  return parts.slice(0, 2).join(".").replace(/\.(weight|bias)$/, "");
+}
+
+/** Orders layers as data flows: embeddings, encoder blocks, encoder norm, decoder, head. */
+function layerRank(layer: string): [number, number] {
+  const m = /^(encoder|decoder)\.block\.(\d+)$/.exec(layer);
+  if (layer === "shared") return [0, 0];
+  if (m) return [m[1] === "encoder" ? 1 : 3, Number(m[2])];
+  if (layer.startsWith("encoder")) return [2, 0];
+  if (layer.startsWith("decoder")) return [4, 0];
+  return [5, 0];
+}
+
+/**
+ * Per-layer counts of one mask, for {@link RunRecord.masks}. Takes any map of parameter masks
+ * with a `size` and a `kept` list (lib/methods' `SparseMask.params`), so it needs no model code.
+ *
+ * ```ts
+ * record.masks.push(...maskSnapshots(mask.params, refreshIndex, step));
+ * ```
+ */
+export function maskSnapshots(
+  params: ReadonlyMap<string, { size: number; kept: { length: number } }>,
+  refresh: number,
+  step: number,
+  layerOf: (name: string) => string = t5Layer,
+): MaskSnapshot[] {
+  const byLayer = new Map<string, { selected: number; total: number }>();
+  for (const [name, m] of params) {
+    const layer = layerOf(name);
+    const acc = byLayer.get(layer) ?? { selected: 0, total: 0 };
+    acc.selected += m.kept.length;
+    acc.total += m.size;
+    byLayer.set(layer, acc);
+  }
+  return [...byLayer.entries()]
+    .sort(([a], [b]) => {
+      const [ra, ia] = layerRank(a), [rb, ib] = layerRank(b);
+      return ra - rb || ia - ib || a.localeCompare(b);
+    })
+    .map(([layer, { selected, total }]) => ({ refresh, step, layer, selected, total }));
+}
+
 /** One finished cell. */
 export interface RunRecord {
   cellId: string;

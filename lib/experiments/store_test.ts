@@ -1,6 +1,14 @@
 import { assert, assertEquals, assertThrows } from "@std/assert";
 import { type Cell, cellId } from "./grid.ts";
-import { gitCommit, loadRecords, makeRecord, ResultsStore, type RunRecord } from "./store.ts";
+import {
+  gitCommit,
+  loadRecords,
+  makeRecord,
+  maskSnapshots,
+  ResultsStore,
+  type RunRecord,
+  t5Layer,
+} from "./store.ts";
 
 function cell(seed: number): Cell {
   return {
@@ -113,4 +121,28 @@ Deno.test("gitCommit: a hash in a repository, 'unknown' elsewhere", () => {
   } finally {
     Deno.removeSync(tmp);
   }
+});
+
+Deno.test("maskSnapshots: per-layer counts of a mask, layers in data-flow order", () => {
+  const p = (size: number, kept: number) => ({ size, kept: new Int32Array(kept) });
+  const params = new Map([
+    ["decoder.block.0.layer.0.SelfAttention.q.weight", p(100, 5)],
+    ["encoder.block.1.layer.1.DenseReluDense.wi.weight", p(200, 7)],
+    ["encoder.block.0.layer.0.SelfAttention.q.weight", p(100, 1)],
+    ["encoder.block.0.layer.0.layer_norm.weight", p(10, 2)],
+    ["shared.weight", p(1000, 3)],
+    ["encoder.final_layer_norm.weight", p(10, 0)],
+    ["decoder.final_layer_norm.weight", p(10, 1)],
+  ]);
+  const snaps = maskSnapshots(params, 2, 200);
+  assertEquals(snaps.map((s) => [s.layer, s.selected, s.total]), [
+    ["shared", 3, 1000],
+    ["encoder.block.0", 3, 110],
+    ["encoder.block.1", 7, 200],
+    ["encoder.final_layer_norm", 0, 10],
+    ["decoder.block.0", 5, 100],
+    ["decoder.final_layer_norm", 1, 10],
+  ]);
+  assert(snaps.every((s) => s.refresh === 2 && s.step === 200));
+  assertEquals(t5Layer("lm_head.weight"), "lm_head");
 });
