@@ -360,17 +360,53 @@ function isF32(...ts: (tf.TensorInfo | undefined)[]): boolean {
   return ts.every((t) => t === undefined || t.dtype === "float32");
 }
 
+/** Transposes the last two axes with the wasm backend's own Transpose kernel. */
+function transposeLast2(backend: KernelArgs["backend"], x: tf.TensorInfo): tf.TensorInfo {
+  const r = x.shape.length;
+  const perm = [...Array.from({ length: r - 2 }, (_, i) => i), r - 1, r - 2];
+  return tf.getKernel("Transpose", "wasm")!.kernelFunc({
+    inputs: { x },
+    backend,
+    attrs: { perm },
+  }) as tf.TensorInfo;
+}
+
+/**
+ * tfjs-backend-wasm 4.22's BatchMatMul is fast (XNNPACK-like, ~25 GFLOP/s) only without
+ * transposes: with transposeA it ran a [512,256]ᵀ·[512,32128] product at 0.7 GFLOP/s, with
+ * transposeB a [512,32128]·[256,32128]ᵀ one at 1.1 GFLOP/s. Backpropagation through a matMul
+ * needs exactly those, so a T5 step spent 90% of its time there. Transposing explicitly first
+ * (a memory-bound copy) and multiplying untransposed is 10-20× faster. `FISHDIP_WASM_STOCK=1`
+ * turns this off, to measure stock tfjs.
+ */
+function untransposedWasmMatMul(orig: tf.KernelFunc, args: KernelArgs): tf.TensorInfo {
+  const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
+  const { transposeA, transposeB } = args.attrs as unknown as { transposeA: boolean; transposeB: boolean };
+  const backend = args.backend as unknown as WasmBackendLike & { disposeData(id: unknown): void };
+  const a2 = transposeA ? transposeLast2(args.backend, a) : a;
+  const b2 = transposeB ? transposeLast2(args.backend, b) : b;
+  try {
+    return orig({
+      ...args,
+      inputs: { a: a2, b: b2 },
+      attrs: { ...args.attrs, transposeA: false, transposeB: false },
+    }) as tf.TensorInfo;
+  } finally {
+    if (transposeA) backend.disposeData(a2.dataId);
+    if (transposeB) backend.disposeData(b2.dataId);
+  }
+}
+
+const stockWasm = env("FISHDIP_WASM_STOCK") === "1";
+
 function batchMatMulKernel(orig: tf.KernelFunc): tf.KernelFunc {
   return (args: KernelArgs) => {
     const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
     const { transposeA, transposeB } = args.attrs as unknown as { transposeA: boolean; transposeB: boolean };
-    if (!enabled || !active || !isF32(a, b)) {
+    const plan = isF32(a, b) ? planMatMul(a, b, transposeA, transposeB) : undefined;
+    if (!enabled || !active || !plan) {
       counts.fallback++;
-      return orig(args);
-    }
-    const plan = planMatMul(a, b, transposeA, transposeB);
-    if (!plan) {
-      counts.fallback++;
+      if (plan && (transposeA || transposeB) && !stockWasm) return untransposedWasmMatMul(orig, args);
       return orig(args);
     }
     counts.blas++;

@@ -16,7 +16,7 @@ import {
   probeWebGpu,
 } from "../../lib/backend/mod.ts";
 import { blasCallCounts, blasEnabled, loadBlas } from "../../lib/backend/blas.ts";
-import { unsortedSegmentSumRows } from "../../lib/backend/wasm_kernels.ts";
+import { trailingBroadcastSpan, unsortedSegmentSumRows } from "../../lib/backend/wasm_kernels.ts";
 
 if (!Deno.env.get("XDG_RUNTIME_DIR")) {
   const dir = Deno.makeTempDirSync({ prefix: "xdg-" });
@@ -246,5 +246,17 @@ Deno.test({
     assertEquals(lines.length, 1, stderr);
     assertStringIncludes(lines[0], "falling back to plain wasm");
     assertStringIncludes(lines[0], "/nonexistent/libopenblas.so.0");
+  },
+});
+
+Deno.test({
+  name: "trailingBroadcastSpan: which broadcasts the fast comparison path takes",
+  fn() {
+    assertEquals(trailingBroadcastSpan([512, 100], [512, 1]), 100);
+    assertEquals(trailingBroadcastSpan([2, 3, 4], []), 24);
+    assertEquals(trailingBroadcastSpan([2, 3, 4], [3, 1]), undefined); // broadcasts along axis 0 too
+    assertEquals(trailingBroadcastSpan([2, 3, 4], [2, 1, 1]), 12);
+    assertEquals(trailingBroadcastSpan([2, 3, 4], [4]), undefined); // leading broadcast: wasm kernel
+    assertEquals(trailingBroadcastSpan([3, 1], [1, 3]), undefined);
   },
 });

@@ -156,7 +156,7 @@ const X = normal([4, 12, 32]), SCALE = normal([32], 0.5), G = normal([4, 12, 32]
 const LOGITS = normal([4, 12, 50], 2), LABELS = ints([4, 12], 50);
 const WQ = normal([32, 32], 0.2), WK = normal([32, 32], 0.2), WV = normal([32, 32], 0.2);
 const WO = normal([32, 32], 0.2), PB = normal([1, 4, 12, 12]), AMASK = ints([4, 1, 1, 12], 5);
-const FB = normal([48]);
+const FB = normal([48]), normalFixed = normal([4, 12]);
 
 const maskOf = (m: { v: Int32Array; shape: number[] }) => tf.notEqual(I(m), 0);
 
@@ -208,6 +208,31 @@ const CASES: Case[] = [
       const add = s.add(tf.sub(1, m.toFloat()).mul(-1e4));
       return [w, add, tf.softmax(w, -1)];
     },
+  },
+  {
+    name: "comparisons with broadcasting (the max/logSumExp gradient pattern)",
+    rtol: EXACT,
+    run: () => {
+      const x = T(LOGITS), m = x.max(-1, true), r = T(X).slice([0, 0, 0], [4, 12, 1]);
+      const bool = (t: tf.Tensor) => t.toFloat();
+      return [
+        bool(tf.equal(x, m)),
+        bool(tf.notEqual(m, x)),
+        bool(tf.less(x, 0)),
+        bool(tf.greaterEqual(T(X), r)),
+        bool(tf.lessEqual(r, T(X))),
+        bool(tf.greater(tf.scalar(0.5), T(X))),
+        bool(tf.equal(I(IDS), tf.scalar(7, "int32"))),
+      ];
+    },
+  },
+  {
+    name: "logSumExp and its gradient (the T5 loss's path)",
+    rtol: GRAD,
+    run: () => [
+      tf.logSumExp(T(LOGITS), -1),
+      tf.grad((l: tf.Tensor) => tf.logSumExp(l, -1).mul(T(normalFixed)).sum())(T(LOGITS)),
+    ],
   },
   { name: "gather (embedding lookup)", rtol: EXACT, run: () => [tf.gather(T(EMB), I(IDS))] },
   {
