@@ -109,8 +109,8 @@ export async function showDataFrame(df: DataFrameLike, opts: { digits?: number }
 }
 
 /**
- * Shows anything the report produces: an SVG string, a {@link Table}, a danfojs DataFrame, a
- * Markdown or plain string, or any other value (printed).
+ * Shows anything the report produces: an SVG string, a figure (`{name, svg}`), a {@link Table},
+ * a danfojs DataFrame, a Markdown or plain string, or any other value (printed).
  */
 export function show(x: unknown): Promise<void> {
   if (typeof x === "string") {
@@ -118,6 +118,10 @@ export function show(x: unknown): Promise<void> {
     return showMarkdown(x);
   }
   if (isDataFrame(x)) return showDataFrame(x, { digits: 4 });
+  if (typeof x === "object" && x !== null && typeof (x as { svg?: unknown }).svg === "string") {
+    const f = x as { svg: string; name?: string };
+    return showSvg(f.svg, f.name);
+  }
   if (typeof x === "object" && x !== null && "rows" in x && "columns" in x && "title" in x) {
     return showTable(x as Table);
   }

@@ -12,8 +12,9 @@
  * @module
  */
 
-import { cellId, type Plan, type TableName } from "../experiments/grid.ts";
-import type { MaskSnapshot, RunRecord } from "../experiments/store.ts";
+import { REPO_ROOT } from "../config/paths.ts";
+import { cellId, type Plan, planPreset, type PresetName, type TableName } from "../experiments/grid.ts";
+import { type MaskSnapshot, ResultsStore, type RunRecord } from "../experiments/store.ts";
 import { ablationCurve, barsWithSpread, fractionLines, maskHeatmap, writeFigure } from "./plots.ts";
 import {
   buildManifest,
@@ -159,4 +160,41 @@ export async function writeReport(
   }
   out.manifest = writeManifest(buildManifest(plan, records, opts.gitCommit), dir);
   return out;
+}
+
+/** Everything a notebook shows: the plan, the store's records, the tables and the figures. */
+export interface LoadedReport {
+  plan: Plan;
+  records: RunRecord[];
+  tables: Table[];
+  figures: Figure[];
+}
+
+/**
+ * Reads the results store and builds the tables and figures of a preset, without writing
+ * anything: the one call a notebook needs.
+ *
+ * ```ts
+ * const r = loadReport({ preset: "quick" });
+ * for (const t of r.tables) await show(await toDataFrame(t));
+ * for (const f of r.figures) await show(f.svg);
+ * ```
+ */
+export function loadReport(
+  opts: {
+    preset?: PresetName;
+    resultsDir?: string;
+    dataDir?: string;
+    only?: TableName[];
+    backbone?: string;
+  } = {},
+): LoadedReport {
+  const plan = planPreset(opts.preset ?? "quick", {
+    dataDir: opts.dataDir,
+    only: opts.only,
+    backbone: opts.backbone,
+  });
+  const records = new ResultsStore(`${opts.resultsDir ?? `${REPO_ROOT}/results`}/runs`).load({ quiet: true });
+  const tables = buildTables(plan, records);
+  return { plan, records, tables, figures: buildFigures(tables, pickMaskRecord(plan, records)) };
 }

@@ -2,7 +2,7 @@ import { assert, assertEquals, assertStringIncludes } from "@std/assert";
 import { type Availability, type DatasetName, DATASETS } from "../experiments/datasets.ts";
 import { cellId, planPreset } from "../experiments/grid.ts";
 import type { MaskSnapshot, RunRecord } from "../experiments/store.ts";
-import { pickMaskRecord, writeReport } from "./report.ts";
+import { loadReport, pickMaskRecord, writeReport } from "./report.ts";
 
 Deno.test("writeReport: every table, figure and the manifest from a smoke plan", async () => {
   const present = new Set<DatasetName>(["conll03", "conll04", "ade", "fewrel", "fewrel_standin"]);
@@ -67,6 +67,19 @@ Deno.test("writeReport: every table, figure and the manifest from a smoke plan",
     const manifest = JSON.parse(Deno.readTextFileSync(`${dir}/manifest.json`));
     assertEquals([manifest.preset, manifest.gitCommit, manifest.counts.pending], ["smoke", "deadbeef", 0]);
     assertEquals(manifest.counts.done, plan.cells.length);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("loadReport: tables and figures straight from a results folder", () => {
+  const dir = Deno.makeTempDirSync();
+  try {
+    const r = loadReport({ preset: "smoke", resultsDir: dir, dataDir: dir }); // nothing there
+    assertEquals(r.records, []);
+    assertEquals(r.tables.length, 7);
+    assertEquals(r.figures, []); // no numbers, no figures
+    assert(r.tables[0].rows.every((row) => row.cells.every((c) => c.startsWith("needs"))));
   } finally {
     Deno.removeSync(dir, { recursive: true });
   }
