@@ -9,6 +9,8 @@
  * a model. The trainer side only has to turn one {@link Cell} into metrics.
  *
  * ```ts
+ * import type { Cell } from "./grid.ts";
+ * declare function trainAndEvaluate(cell: Cell, ctx: RunContext): Promise<CellResult>; // the trainer
  * const args = parseReproduceArgs(Deno.args);
  * await runGrid(async (cell, ctx) => {
  *   const { metrics, masks } = await trainAndEvaluate(cell, ctx); // the trainer

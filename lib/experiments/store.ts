@@ -7,10 +7,14 @@
  * of all files; the first record of a cell wins, so duplicates (two shards racing) are harmless.
  *
  * ```ts
+ * import { type Cell, cellId } from "./grid.ts";
+ * declare const cell: Cell;
+ * declare function train(cell: Cell): Promise<Record<string, Record<string, number>>>;
  * const store = new ResultsStore("results/runs", "shard-2-of-4");
  * if (!store.isDone(cellId(cell))) {
+ *   const started = new Date();
  *   const metrics = await train(cell);
- *   store.append(makeRecord(cell, metrics, ...));
+ *   store.append(makeRecord(cell, { metrics, timings: { train: 1, eval: 1, total: 2 }, backend: "wasm", started }));
  * }
  * ```
  *
@@ -61,7 +65,9 @@ function layerRank(layer: string): [number, number] {
  * with a `size` and a `kept` list (lib/methods' `SparseMask.params`), so it needs no model code.
  *
  * ```ts
- * record.masks.push(...maskSnapshots(mask.params, refreshIndex, step));
+ * declare const mask: { params: Map<string, { size: number; kept: Int32Array }> }; // a SparseMask
+ * const masks: MaskSnapshot[] = [];
+ * masks.push(...maskSnapshots(mask.params, 1, 100)); // first refresh, at step 100
  * ```
  */
 export function maskSnapshots(
@@ -266,9 +272,12 @@ export function gitCommit(repo = "."): string {
  * Builds a record for a finished cell; `started` is a `Date` taken before training.
  *
  * ```ts
+ * import type { Cell } from "./grid.ts";
+ * declare const cell: Cell, store: ResultsStore;
  * const t0 = new Date();
  * // ... train and evaluate ...
- * store.append(makeRecord(cell, { metrics, timings, backend: "wasm", started: t0 }));
+ * const metrics = { "conll04/test": { entity_f1: 0.61, relation_f1: 0.32 } };
+ * store.append(makeRecord(cell, { metrics, timings: { train: 50, eval: 9, total: 59 }, backend: "wasm", started: t0 }));
  * ```
  */
 export function makeRecord(

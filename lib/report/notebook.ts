@@ -7,10 +7,11 @@
  * by {@link toDataFrame} on first use.
  *
  * ```ts
- * import { show, toDataFrame } from "../lib/report/notebook.ts";
- * await show(barsWithSpread(summaries));         // a figure
- * await show(buildTables(plan, records)[0]);     // a table
- * await show(await toDataFrame(table));          // the same table as a danfojs DataFrame
+ * import { loadReport } from "./report.ts";        // in a notebook: "../lib/report/mod.ts"
+ * const { tables, figures } = loadReport({ preset: "quick" });
+ * await show(figures[0]);                          // a figure
+ * await show(tables[0]);                           // a table
+ * await show(await toDataFrame(tables[0]));        // the same table as a danfojs DataFrame
  * ```
  *
  * @module

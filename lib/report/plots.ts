@@ -9,6 +9,8 @@
  * `<svg>` that draws the title and a discrete legend itself.
  *
  * ```ts
+ * import type { EntrySummary } from "./tables.ts";
+ * declare const summaries: EntrySummary[]; // from summarize(plan.entries, records)
  * const svg = barsWithSpread(summaries.filter((s) => s.table === "peft"), { title: "PEFT" });
  * await writeFigure("peft", svg); // results/figures/peft.svg + .png
  * ```

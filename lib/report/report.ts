@@ -4,6 +4,8 @@
  * so it can be re-run at any time (for example while shards are still running) to see progress.
  *
  * ```ts
+ * import { planPreset } from "../experiments/grid.ts";
+ * import { ResultsStore } from "../experiments/store.ts";
  * const plan = planPreset("quick");
  * const store = new ResultsStore("results/runs");
  * const written = await writeReport(plan, store.records(), { dir: "results" });
@@ -175,6 +177,7 @@ export interface LoadedReport {
  * anything: the one call a notebook needs.
  *
  * ```ts
+ * import { show, toDataFrame } from "./notebook.ts";
  * const r = loadReport({ preset: "quick" });
  * for (const t of r.tables) await show(await toDataFrame(t));
  * for (const f of r.figures) await show(f.svg);

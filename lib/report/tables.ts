@@ -5,6 +5,8 @@
  * entries not (fully) run yet say so, so a partial table is never mistaken for a finished one.
  *
  * ```ts
+ * import { planPreset } from "../experiments/grid.ts";
+ * import { ResultsStore } from "../experiments/store.ts";
  * const plan = planPreset("quick");
  * const records = new ResultsStore("results/runs").records();
  * for (const t of buildTables(plan, records)) writeTable(t, "results/tables");
