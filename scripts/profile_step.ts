@@ -11,7 +11,8 @@
  *
  * Options: `--config t5-mini|t5-small|tiny` (t5-mini), `--batch 8 --src 128 --tgt 64`, `--k 1`
  * (percent of gradient entries kept), `--steps 2` (timed), `--warmup 1`, `--top 20` (kernels
- * listed), `--backends wasm,wasm+blas`. Times are wall-clock medians; on a shared machine they are
+ * listed), `--backends wasm,wasm+blas` (add `wasm-stock` for tfjs's wasm kernels without this
+ * project's fixes: broadcast comparisons and transposed products, see `lib/backend`). Times are wall-clock medians; on a shared machine they are
  * noisy. Kernel times come from `lib/backend/kernel_timer.ts` (exclusive of nested kernels);
  * "outside kernels" is the rest of the step: tfjs's engine and gradient tape, and JavaScript.
  *
@@ -22,6 +23,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { type BackendName, describeBackend, initBackend, parseBackendName } from "../lib/backend/mod.ts";
 import { installKernelTimer, type KernelTime } from "../lib/backend/kernel_timer.ts";
+import { setStockWasm } from "../lib/backend/wasm_kernels.ts";
 import { parseT5Config, t5ParameterCount } from "../lib/t5/config.ts";
 import { createT5, t5Loss, t5ValueAndGrads } from "../lib/t5/model.ts";
 import { Adafactor } from "../lib/optim/adafactor.ts";
@@ -150,7 +152,9 @@ if (import.meta.main) {
   if (!SHAPES[o.shape]) throw new Error(`--config must be one of ${Object.keys(SHAPES).join(", ")}`);
   const steps = Number(flag(args, "steps", "2")), warmup = Number(flag(args, "warmup", "1"));
   const top = Number(flag(args, "top", "20"));
-  const backends = flag(args, "backends", "wasm,wasm+blas").split(",").map(parseBackendName) as BackendName[];
+  // "wasm-stock": the wasm backend without this project's speed fixes (tfjs 4.22 as shipped).
+  const variants = flag(args, "backends", "wasm,wasm+blas").split(",");
+  const backends = variants.map((v) => v === "wasm-stock" ? "wasm" : parseBackendName(v)) as BackendName[];
   console.log(
     `profile: T5 ${o.shape} ${
       JSON.stringify(SHAPES[o.shape])
@@ -158,9 +162,11 @@ if (import.meta.main) {
       `k ${o.k}%, ${warmup} warm-up + ${steps} timed steps`,
   );
   let timer: ReturnType<typeof installKernelTimer> | undefined;
-  for (const b of backends) {
+  for (const [vi, b] of backends.entries()) {
     const info = await initBackend(b, { quiet: true });
-    console.log(`\n== ${describeBackend(info)}`);
+    const stock = variants[vi] === "wasm-stock";
+    setStockWasm(stock);
+    console.log(`\n== ${describeBackend(info)}${stock ? " [stock tfjs kernels: FISHDIP_WASM_STOCK]" : ""}`);
     timer ??= installKernelTimer(tf.getBackend());
     const step = createT5Step(o);
     for (let i = 0; i < warmup; i++) await step.run();

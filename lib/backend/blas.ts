@@ -21,6 +21,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { stockWasm } from "./wasm_kernels.ts";
 
 const CBLAS_ROW_MAJOR = 101;
 const CBLAS_NO_TRANS = 111;
@@ -377,7 +378,7 @@ function transposeLast2(backend: KernelArgs["backend"], x: tf.TensorInfo): tf.Te
  * transposeB a [512,32128]·[256,32128]ᵀ one at 1.1 GFLOP/s. Backpropagation through a matMul
  * needs exactly those, so a T5 step spent 90% of its time there. Transposing explicitly first
  * (a memory-bound copy) and multiplying untransposed is 10-20× faster. `FISHDIP_WASM_STOCK=1`
- * turns this off, to measure stock tfjs.
+ * (or `setStockWasm(true)` in `wasm_kernels.ts`) turns this off, to measure stock tfjs.
  */
 function untransposedWasmMatMul(orig: tf.KernelFunc, args: KernelArgs): tf.TensorInfo {
   const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
@@ -397,8 +398,6 @@ function untransposedWasmMatMul(orig: tf.KernelFunc, args: KernelArgs): tf.Tenso
   }
 }
 
-const stockWasm = env("FISHDIP_WASM_STOCK") === "1";
-
 function batchMatMulKernel(orig: tf.KernelFunc): tf.KernelFunc {
   return (args: KernelArgs) => {
     const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
@@ -406,7 +405,7 @@ function batchMatMulKernel(orig: tf.KernelFunc): tf.KernelFunc {
     const plan = isF32(a, b) ? planMatMul(a, b, transposeA, transposeB) : undefined;
     if (!enabled || !active || !plan) {
       counts.fallback++;
-      if (plan && (transposeA || transposeB) && !stockWasm) return untransposedWasmMatMul(orig, args);
+      if (plan && (transposeA || transposeB) && !stockWasm()) return untransposedWasmMatMul(orig, args);
       return orig(args);
     }
     counts.blas++;

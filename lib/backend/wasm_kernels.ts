@@ -83,7 +83,7 @@ function registerFastComparisons(): void {
         const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
         const sa = a.shape, sb = b.shape;
         const same = sa.length === sb.length && sa.every((d, i) => d === sb[i]);
-        if (same || a.dtype === "string" || b.dtype === "string") return inner(args);
+        if (stock || same || a.dtype === "string" || b.dtype === "string") return inner(args);
         const sizeA = sa.reduce((x, y) => x * y, 1), sizeB = sb.reduce((x, y) => x * y, 1);
         const swapped = sizeB > sizeA; // `big` is the operand with the output's shape
         const big = swapped ? b : a, small = swapped ? a : b;
@@ -131,6 +131,27 @@ export function unsortedSegmentSumRows(
 }
 
 let registered = false;
+let stock = (() => {
+  try {
+    return Deno.env.get("FISHDIP_WASM_STOCK") === "1";
+  } catch {
+    return false;
+  }
+})();
+
+/**
+ * With `true`, the wasm backend behaves as stock tfjs 4.22 for speed: the fast broadcasting
+ * comparisons here and the untransposed matMul of `blas.ts` step aside (correctness fixes stay).
+ * For before/after measurements; the default comes from `FISHDIP_WASM_STOCK=1`.
+ */
+export function setStockWasm(on: boolean): void {
+  stock = on;
+}
+
+/** Whether {@link setStockWasm} is on. */
+export function stockWasm(): boolean {
+  return stock;
+}
 
 /**
  * Registers the missing wasm kernels and the fast broadcasting comparisons (idempotent). Call
