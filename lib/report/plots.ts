@@ -211,45 +211,58 @@ export interface FigureOptions {
  * Grouped bars: one group per table row, one bar per column (method), bar = mean over seeds,
  * whisker = ± population std, dots = the individual seeds.
  */
-export function barsWithSpread(summaries: EntrySummary[], opts: FigureOptions = {}): string {
+export function barsWithSpread(
+  summaries: EntrySummary[],
+  opts: FigureOptions & { horizontal?: boolean } = {},
+): string {
   const { pts, seeds } = points(summaries);
   const columns = [...new Set(summaries.map((s) => s.column))];
   const colorOf = new Map(summaries.map((s) => [s.column, METHOD_COLORS[s.method] ?? "#888"]));
   const groups = [...new Set(pts.map((p) => p.row))];
-  // Each group is wide enough for its bars and for its label (~6.2 px per character at 10 px).
-  const groupWidth = Math.max(
-    columns.length * 22 + 30,
-    6.2 * Math.max(0, ...groups.map((g) => g.length)) + 16,
-  );
-  const inner = plotSvg({
-    width: opts.width ?? Math.max(480, 60 + groups.length * groupWidth),
-    height: 340,
-    marginBottom: 40,
-    fx: { label: null, domain: groups },
-    x: { axis: null, domain: columns, paddingInner: 0.1 },
-    y: {
-      label: opts.yLabel ?? "score (%)",
-      grid: true,
-      domain: [0, Math.max(1, ...pts.map((p) => p.hi), ...seeds.map((s) => s.v)) * 1.05],
-    },
-    color: { domain: columns, range: columns.map((c) => colorOf.get(c)!) },
-    marks: [
-      Plot.barY(pts, { fx: "row", x: "column", y: "mean", fill: "column" }),
-      Plot.ruleX(pts, { fx: "row", x: "column", y1: "lo", y2: "hi", stroke: "black", strokeWidth: 1.5 }),
-      Plot.tickY(pts, { fx: "row", x: "column", y: "lo", stroke: "black" }),
-      Plot.tickY(pts, { fx: "row", x: "column", y: "hi", stroke: "black" }),
-      Plot.dot(seeds, {
-        fx: "row",
-        x: "column",
-        y: "v",
-        r: 2,
-        fill: "white",
-        stroke: "black",
-        strokeWidth: 0.8,
-      }),
-      Plot.ruleY([0]),
-    ],
-  });
+  const longest = Math.max(0, ...groups.map((g) => g.length));
+  const top = Math.max(1, ...pts.map((p) => p.hi), ...seeds.map((s) => s.v)) * 1.05;
+  const color = { domain: columns, range: columns.map((c) => colorOf.get(c)!) };
+  const seedDot = { r: 2, fill: "white", stroke: "black", strokeWidth: 0.8 };
+  // Beyond a handful of groups, side-by-side panels get too narrow to read once scaled to a page:
+  // lay the groups out top to bottom instead, bars running left to right.
+  const horizontal = opts.horizontal ?? groups.length > 6;
+  const inner = horizontal
+    ? plotSvg({
+      width: opts.width ?? 720,
+      height: 40 + groups.length * (columns.length * 13 + 12),
+      // Labels at ~6.2 px per character at 10 px.
+      marginLeft: 6.2 * longest + 16,
+      fy: { label: null, domain: groups, axis: "left" },
+      y: { axis: null, domain: columns, paddingInner: 0.1 },
+      x: { label: opts.yLabel ?? "score (%)", grid: true, domain: [0, top] },
+      color,
+      marks: [
+        Plot.barX(pts, { fy: "row", y: "column", x: "mean", fill: "column" }),
+        Plot.ruleY(pts, { fy: "row", y: "column", x1: "lo", x2: "hi", stroke: "black", strokeWidth: 1.5 }),
+        Plot.tickX(pts, { fy: "row", y: "column", x: "lo", stroke: "black" }),
+        Plot.tickX(pts, { fy: "row", y: "column", x: "hi", stroke: "black" }),
+        Plot.dot(seeds, { fy: "row", y: "column", x: "v", ...seedDot }),
+        Plot.ruleX([0]),
+      ],
+    })
+    : plotSvg({
+      width: opts.width ??
+        Math.max(480, 60 + groups.length * Math.max(columns.length * 22 + 30, 6.2 * longest + 16)),
+      height: 340,
+      marginBottom: 40,
+      fx: { label: null, domain: groups },
+      x: { axis: null, domain: columns, paddingInner: 0.1 },
+      y: { label: opts.yLabel ?? "score (%)", grid: true, domain: [0, top] },
+      color,
+      marks: [
+        Plot.barY(pts, { fx: "row", x: "column", y: "mean", fill: "column" }),
+        Plot.ruleX(pts, { fx: "row", x: "column", y1: "lo", y2: "hi", stroke: "black", strokeWidth: 1.5 }),
+        Plot.tickY(pts, { fx: "row", x: "column", y: "lo", stroke: "black" }),
+        Plot.tickY(pts, { fx: "row", x: "column", y: "hi", stroke: "black" }),
+        Plot.dot(seeds, { fx: "row", x: "column", y: "v", ...seedDot }),
+        Plot.ruleY([0]),
+      ],
+    });
   return composeSvg(inner, {
     title: opts.title,
     subtitle: opts.subtitle ?? missingNote(summaries) ??
@@ -262,25 +275,43 @@ export function barsWithSpread(summaries: EntrySummary[], opts: FigureOptions = 
  * Lines across training fractions, one panel per dataset-metric group, one line per method, with
  * ± std whiskers: the "FISH-DIP vs full fine-tuning across data fractions" figure.
  */
-export function fractionLines(summaries: EntrySummary[], opts: FigureOptions = {}): string {
+export function fractionLines(
+  summaries: EntrySummary[],
+  opts: FigureOptions & { perRow?: number } = {},
+): string {
   const { pts } = points(summaries.filter((s) => s.x !== undefined));
-  const series = pts.map((p) => ({ ...p, xp: p.x! * 100 }));
   const columns = [...new Set(summaries.map((s) => s.column))];
   const colorOf = new Map(summaries.map((s) => [s.column, METHOD_COLORS[s.method] ?? "#888"]));
-  const groups = [...new Set(series.map((p) => p.group))];
+  const groups = [...new Set(pts.map((p) => p.group))];
+  // Facet wrap: panel i goes to column i % perRow, row i / perRow; its title is a text mark.
+  const perRow = Math.min(opts.perRow ?? 4, Math.max(1, groups.length));
+  const at = (g: string) => groups.indexOf(g);
+  const series = pts.map((p) => ({
+    ...p,
+    xp: p.x! * 100,
+    fc: at(p.group) % perRow,
+    fr: Math.floor(at(p.group) / perRow),
+  }));
+  const titles = groups.map((g, i) => ({ group: g, fc: i % perRow, fr: Math.floor(i / perRow) }));
+  const rows = Math.ceil(groups.length / perRow);
   const xs = [...new Set(series.map((p) => p.xp))].sort((a, b) => a - b);
+  const facet = { fx: "fc", fy: "fr" };
   const inner = plotSvg({
-    width: opts.width ?? Math.max(420, groups.length * 230),
-    height: 320,
+    width: opts.width ?? Math.max(420, perRow * 230),
+    height: 60 + rows * 240,
     marginBottom: 45,
-    fx: { label: null, domain: groups },
+    marginTop: 24,
+    fx: { axis: null, domain: [...Array(perRow).keys()] },
+    fy: { axis: null, domain: [...Array(rows).keys()], padding: 0.18 },
     x: { type: "log", label: "training data (%)", ticks: xs, tickFormat: (d: number) => `${d}`, inset: 12 },
     y: { label: opts.yLabel ?? "score (%)", grid: true },
     color: { domain: columns, range: columns.map((c) => colorOf.get(c)!) },
     marks: [
-      Plot.ruleX(series, { fx: "group", x: "xp", y1: "lo", y2: "hi", stroke: "column", strokeOpacity: 0.6 }),
+      Plot.frame({ stroke: "#ddd" }),
+      Plot.text(titles, { ...facet, text: "group", frameAnchor: "top", dy: -14, fontWeight: "bold" }),
+      Plot.ruleX(series, { ...facet, x: "xp", y1: "lo", y2: "hi", stroke: "column", strokeOpacity: 0.6 }),
       Plot.line(series, {
-        fx: "group",
+        ...facet,
         x: "xp",
         y: "mean",
         stroke: "column",
@@ -288,7 +319,7 @@ export function fractionLines(summaries: EntrySummary[], opts: FigureOptions = {
         strokeWidth: 2,
         sort: "xp",
       }),
-      Plot.dot(series, { fx: "group", x: "xp", y: "mean", fill: "column", r: 3 }),
+      Plot.dot(series, { ...facet, x: "xp", y: "mean", fill: "column", r: 3 }),
     ],
   });
   return composeSvg(inner, {
