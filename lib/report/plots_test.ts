@@ -131,3 +131,18 @@ Deno.test("PNG: signature, and writeFigure writes both files", async () => {
     Deno.removeSync(dir, { recursive: true });
   }
 });
+
+Deno.test("barsWithSpread: many groups are laid out horizontally, all bars present", () => {
+  const many = Array.from({ length: 8 }, (_, i) => [
+    summary(`Dataset ${i}, 1%`, "Full FT", "full", 0.01, [0.2, 0.3]),
+    summary(`Dataset ${i}, 1%`, "FISH-DIP", "fishdip", 0.01, [0.3, 0.4]),
+  ]).flat();
+  const svg = barsWithSpread(many);
+  standalone(svg);
+  const bars = svg.slice(svg.indexOf('aria-label="bar"')).split('aria-label="rule"')[0];
+  assertEquals(count(bars, /<rect/g), 16);
+  // Horizontal: a fixed width (vertical panels would need ~8 x 150 px), bars drawn along x.
+  assertEquals(Number(/^<svg[^>]* width="([\d.]+)"/.exec(svg)![1]), 720);
+  assert(/<rect[^>]*x="[\d.]+"[^>]*width="[\d.]+"/.test(bars));
+  assertStringIncludes(svg, ">Dataset 7, 1%</text>");
+});
