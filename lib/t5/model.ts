@@ -338,7 +338,7 @@ export function positionBias(
     [qLen, kLen],
     "int32",
   );
-  const values = tf.gather(table, buckets); // (qLen, kLen, H)
+  const values = gatherRows(table as tf.Tensor as tf.Tensor2D, buckets); // (qLen, kLen, H)
   return values.transpose([2, 0, 1]).expandDims(0) as tf.Tensor4D; // (1, H, qLen, kLen)
 }
 
@@ -428,9 +428,34 @@ export function residual(
   return h.add(dropout(model, y, training));
 }
 
-/** Token embeddings (B, L) → (B, L, D). `tf.gather` (its gradient is a segment sum). */
+/**
+ * Row lookup `table[ids]` (ids of any shape → ids.shape + [cols]) with `tf.gather`, whose
+ * gradient is a scatter-add into the table's rows. tfjs's own gather gradient calls
+ * `UnsortedSegmentSum`, which the cpu backend runs as one masked sum per table row (32128 of them
+ * for an embedding: minutes per step); `tf.scatterND` (duplicates summed, on every backend) does
+ * the same sum in one pass over the looked-up rows.
+ */
+export function gatherRows(table: tf.Tensor2D, ids: tf.Tensor): tf.Tensor {
+  const lookup = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [t, i, save] = args as [tf.Tensor, tf.Tensor, tf.GradSaveFunc];
+    save([i]);
+    return {
+      value: tf.gather(t, i),
+      gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
+        const [V, D] = table.shape;
+        const idx = saved[0];
+        const n = idx.size;
+        const g = tf.scatterND(idx.reshape([n, 1]), (dy as tf.Tensor).reshape([n, D]), [V, D]);
+        return [g, tf.zerosLike(idx)];
+      },
+    };
+  });
+  return lookup(table, ids);
+}
+
+/** Token embeddings (B, L) → (B, L, D): a row lookup in `shared.weight`. */
 export function embed(model: T5Model, ids: tf.Tensor2D): tf.Tensor3D {
-  return tf.gather(model.param("shared.weight"), ids.toInt()) as tf.Tensor3D;
+  return gatherRows(model.param("shared.weight") as tf.Tensor as tf.Tensor2D, ids.toInt()) as tf.Tensor3D;
 }
 
 /** Decoder output (B, T, D) → logits (B, T, V); a tied head first rescales by D^-½. */
@@ -601,10 +626,12 @@ function toTensor(x: IdsLike, dtype: "int32" | "float32" = "int32"): tf.Tensor2D
  * replaced by the pad id.
  */
 export function shiftRight(labels: tf.Tensor2D, startId: number, padId: number): tf.Tensor2D {
-  const [B] = labels.shape;
-  const l = labels.toInt();
-  const shifted = tf.concat([tf.fill([B, 1], startId, "int32"), l.slice([0, 0], [-1, l.shape[1] - 1])], 1);
-  return tf.where(shifted.equal(-100), tf.fill([B, l.shape[1]], padId, "int32"), shifted) as tf.Tensor2D;
+  return tf.tidy(() => {
+    const [B, T] = labels.shape;
+    const l = labels.toInt();
+    const shifted = tf.concat([tf.fill([B, 1], startId, "int32"), l.slice([0, 0], [-1, T - 1])], 1); // (B, T)
+    return tf.where(shifted.equal(-100), tf.fill([B, T], padId, "int32"), shifted) as tf.Tensor2D;
+  });
 }
 
 /** The full forward pass (no loss). Call inside `tf.tidy` or dispose the outputs yourself. */
@@ -666,8 +693,10 @@ export function tokenNll(
     const safe = tf.where(keep, l, tf.zerosLike(l)); // any valid id; its value is masked out
     const flat = logits.reshape([B * T, V]);
     const lse = tf.logSumExp(flat, 1); // (B·T)
-    const rows = tf.range(0, B * T, 1, "int32").mul(tf.scalar(V, "int32"));
-    const picked = tf.gather(flat.reshape([-1]), rows.add(safe.reshape([-1]))); // (B·T)
+    // The label's logit: a lookup in the (B·T·V, 1) view of the logits, whose gradient scatters
+    // into those rows. (Not a one-hot product: tfjs-wasm 4.22's float32 oneHot is broken.)
+    const flatIds = tf.range(0, B * T, 1, "int32").mul(tf.scalar(V, "int32")).add(safe.reshape([-1]));
+    const picked = gatherRows(flat.reshape([B * T * V, 1]) as tf.Tensor2D, flatIds).reshape([B * T]); // (B·T)
     const weights = keep.toFloat();
     const nll = lse.sub(picked).reshape([B, T]).mul(weights) as tf.Tensor2D;
     return { nll, weights: weights as tf.Tensor2D };

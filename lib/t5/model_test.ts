@@ -10,6 +10,7 @@ import {
   t5PerExampleLoss,
   t5ValueAndGrads,
 } from "./model.ts";
+import { t5Generate, t5ScoreTargets } from "./generate.ts";
 import {
   compareSummary,
   entry,
@@ -21,6 +22,7 @@ import {
   maxAbsDiff,
   readJson,
   splitNames,
+  stats as statsOf,
   t5FixturesDir,
 } from "./test_fixtures.ts";
 
@@ -235,3 +237,193 @@ Deno.test({
   },
 });
 if (!webgpu) console.log("webgpu forward fixture test ignored: no WebGPU adapter in this runtime");
+
+/** Largest |a − b| relative to the reference tensor's largest magnitude. */
+function relToMax(got: ArrayLike<number>, ref: ArrayLike<number>): number {
+  const m = maxAbs(ref);
+  return m === 0 ? maxAbs(got) : maxAbsDiff(got, ref) / m;
+}
+
+/** Compares computed tensors (by name) with a fixture file holding full tensors and summaries. */
+async function compareWithFile(
+  label: string,
+  got: Map<string, tf.Tensor>,
+  file: Awaited<ReturnType<typeof fixtureTensors>>,
+  tolerance: number,
+): Promise<void> {
+  const { full, summarised } = splitNames(file);
+  let worstFull = 0, worstName = "";
+  for (const name of full) {
+    const g = got.get(name);
+    assert(g, `${label}: no computed tensor for "${name}"`);
+    assertEquals(g.shape, entry(file, name).shape, name);
+    const d = relToMax(await g.data(), entry(file, name).data);
+    if (d >= worstFull) [worstFull, worstName] = [d, name];
+  }
+  report(
+    `${label}: ${full.length} full tensors, max |diff| / max |ref| (worst ${worstName})`,
+    worstFull,
+    tolerance,
+  );
+  for (const name of summarised) {
+    const g = got.get(name);
+    assert(g, `${label}: no computed tensor for "${name}"`);
+    const s = compareSummary(file, name, (await g.data()) as Float32Array, g.shape[1] ?? 1);
+    report(
+      `${label}: ${name} summary rows, relative to max |ref| ${s.scale.toExponential(3)}`,
+      s.rows,
+      tolerance,
+    );
+    if (s.blocks !== undefined) {
+      report(`${label}: ${name} summary block sums (per entry)`, s.blocks, tolerance);
+    }
+    report(`${label}: ${name} summary stats (per entry)`, s.stats, tolerance);
+  }
+}
+
+/** Compares `{sum, sum_sq, sum_abs, max_abs}` records with computed tensors; max relative diff. */
+async function compareStats(
+  got: Map<string, tf.Tensor>,
+  recorded: Record<string, { sum: number; sum_sq: number; sum_abs: number; max_abs: number; numel: number }>,
+): Promise<number> {
+  let worst = 0;
+  for (const [name, r] of Object.entries(recorded)) {
+    const g = got.get(name);
+    assert(g, `no computed tensor for "${name}"`);
+    const [s, sq, sa, m] = statsOf(await g.data());
+    // The sum can cancel to ~0; measure it per entry against the max, like the other checks.
+    worst = Math.max(
+      worst,
+      Math.abs(s - r.sum) / r.numel / r.max_abs,
+      Math.abs(sq - r.sum_sq) / r.sum_sq,
+      Math.abs(sa - r.sum_abs) / r.sum_abs,
+      Math.abs(m - r.max_abs) / r.max_abs,
+    );
+  }
+  return worst;
+}
+
+for (const backend of ["cpu", "wasm"] as const) {
+  Deno.test(`gradients fixture on ${backend}: every parameter's gradient of the -100 loss matches HF`, async () => {
+    await initBackend(backend, { quiet: true });
+    for (const fc of configs) {
+      console.log(`${fc.name} on ${backend}:`);
+      const model = await fixtureModel(fc);
+      try {
+        const { loss, grads } = t5ValueAndGrads(model, () =>
+          t5Loss(model, {
+            inputIds: batch.input_ids,
+            attentionMask: batch.attention_mask,
+            labels: batch.labels_ignore,
+          }, { training: true }));
+        const v = (await loss.data())[0];
+        report("training-mode loss relative diff", Math.abs(v - fc.outputs.loss_pads_ignored) / v, 1e-5);
+        assertEquals([...grads.keys()].sort(), [...model.params.keys()].sort());
+        await compareWithFile("grads", grads, await fixtureTensors(fc, "grads"), 1e-4);
+        report(
+          "grad_stats of all parameters, max relative diff",
+          await compareStats(grads, fc.outputs.grad_stats),
+          1e-4,
+        );
+        tf.dispose([loss, ...grads.values()]);
+      } finally {
+        model.dispose();
+      }
+    }
+  });
+}
+
+Deno.test("fisher fixture on wasm: squared per-sample gradients summed over rows match FISH-DIP's", async () => {
+  await initBackend("wasm", { quiet: true });
+  for (const fc of configs) {
+    console.log(`${fc.name}:`);
+    const model = await fixtureModel(fc);
+    try {
+      for (
+        const [variant, labels] of [["pads_counted", batch.labels_pad0], [
+          "pads_ignored",
+          batch.labels_ignore,
+        ]] as const
+      ) {
+        const fisher = new Map<string, tf.Tensor>();
+        const perSample: number[] = [];
+        for (let r = 0; r < batch.input_ids.length; r++) {
+          // Each row as its own batch of one, keeping its padding and mask (FISH-DIP's scoring pass).
+          const { loss, grads } = t5ValueAndGrads(model, () =>
+            t5Loss(model, {
+              inputIds: [batch.input_ids[r]],
+              attentionMask: [batch.attention_mask[r]],
+              labels: [labels[r]],
+            }, { training: true }));
+          perSample.push((await loss.data())[0]);
+          for (const [name, g] of grads) {
+            const sq = g.square();
+            const prev = fisher.get(name);
+            fisher.set(name, prev ? prev.add(sq) : sq.clone());
+            tf.dispose([prev, sq, g].filter((t) => t !== undefined) as tf.Tensor[]);
+          }
+          loss.dispose();
+        }
+        const refLoss: number[] = fc.outputs.fisher[variant].per_sample_loss;
+        report(
+          `${variant}: per-sample loss max relative diff`,
+          Math.max(...perSample.map((v, i) => Math.abs(v - refLoss[i]) / refLoss[i])),
+          1e-5,
+        );
+        if (variant === "pads_counted") {
+          await compareWithFile("fisher", fisher, await fixtureTensors(fc, "fisher"), 1e-4);
+        }
+        report(
+          `${variant}: fisher stats of all parameters, max relative diff`,
+          await compareStats(fisher, fc.outputs.fisher[variant].all_tensor_stats),
+          1e-4,
+        );
+        tf.dispose([...fisher.values()]);
+      }
+    } finally {
+      model.dispose();
+    }
+  }
+});
+
+Deno.test("leak: repeated forward, loss/backward and generation leave tf.memory().numTensors unchanged", async () => {
+  await initBackend("cpu", { quiet: true });
+  const config = parseT5Config({
+    vocab_size: 50,
+    d_model: 16,
+    d_kv: 4,
+    num_heads: 2,
+    d_ff: 32,
+    num_layers: 2,
+    feed_forward_proj: "gated-gelu",
+    tie_word_embeddings: false,
+    dropout_rate: 0.1,
+  });
+  const model = createT5(config, { seed: 1 });
+  const inputs = {
+    inputIds: [[5, 6, 7, 1], [8, 1, 0, 0]],
+    attentionMask: [[1, 1, 1, 1], [1, 1, 0, 0]],
+    labels: [[9, 1], [10, 1]],
+  };
+  const step = async () => {
+    const { loss, grads } = t5ValueAndGrads(model, () => t5Loss(model, inputs, { training: true }));
+    await loss.data();
+    tf.dispose([loss, ...grads.values()]);
+    const per = t5PerExampleLoss(model, inputs);
+    await per.data();
+    per.dispose();
+    tf.dispose(
+      t5Forward(model, inputs, {
+        outputHiddenStates: true,
+        outputAttentions: true,
+      }) as unknown as tf.TensorContainer,
+    );
+    await t5Generate(model, inputs.inputIds, { maxLength: 6 });
+    await t5ScoreTargets(model, inputs);
+  };
+  await step(); // first call may create cached constants
+  const before = tf.memory().numTensors;
+  for (let i = 0; i < 3; i++) await step();
+  assertEquals(tf.memory().numTensors, before);
+  model.dispose();
+});

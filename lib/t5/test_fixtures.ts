@@ -127,7 +127,8 @@ export function splitNames(file: SafetensorsFile): { full: string[]; summarised:
 /**
  * Compares a vocabulary-sized (rows, cols) tensor with its stored summary. Returns the largest
  * differences relative to the reference's largest magnitude: of the stored rows, of each
- * `@block64_sum` / `@block64_sumsq` (divided by the block's entry count, i.e. per entry), and of
+ * `@block64_sum` / `@block64_sumsq` (divided by the block's entry count, i.e. per entry; undefined
+ * when the file has no block sums), and of
  * the `@stats` entries (sum and sums per entry; max directly).
  */
 export function compareSummary(
@@ -135,7 +136,7 @@ export function compareSummary(
   name: string,
   values: Float32Array,
   cols: number,
-): { rows: number; blocks: number; stats: number; scale: number } {
+): { rows: number; blocks?: number; stats: number; scale: number } {
   const ref = entry(file, `${name}@stats`).data;
   const scale = ref[3];
   const idx = entry(file, `${name}@row_index`).data;
@@ -146,10 +147,11 @@ export function compareSummary(
       rows = Math.max(rows, Math.abs(values[idx[r] * cols + c] - rowsRef[r * cols + c]));
     }
   }
-  let blocks = 0;
+  let blocks: number | undefined;
   const bs = file.tensors.get(`${name}@block64_sum`), bq = file.tensors.get(`${name}@block64_sumsq`);
   if (bs && bq) {
     const nRows = values.length / cols;
+    blocks = 0;
     for (let b = 0; b < bs.data.length; b++) {
       let s = 0, q = 0;
       const end = Math.min(nRows, 64 * b + 64);
@@ -169,5 +171,10 @@ export function compareSummary(
     Math.abs(st[2] - ref[2]) / n,
     Math.abs(st[3] - ref[3]),
   );
-  return { rows: rows / scale, blocks: blocks / scale, stats: statDiff / scale, scale };
+  return {
+    rows: rows / scale,
+    blocks: blocks === undefined ? undefined : blocks / scale,
+    stats: statDiff / scale,
+    scale,
+  };
 }
