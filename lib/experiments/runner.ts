@@ -32,6 +32,7 @@ import {
   planPreset,
   type PresetName,
   PRESETS,
+  type PresetSpec,
   shard,
   type TableName,
   TABLES,
@@ -67,7 +68,8 @@ export type CellRunner = (cell: Cell, ctx: RunContext) => Promise<CellResult>;
 
 /** Options of {@link runGrid}; the first five come from {@link parseReproduceArgs}. */
 export interface RunGridOptions {
-  preset: PresetName;
+  /** A preset, or a tuned copy of one (`{ ...PRESET_SPECS.quick, epochs: { steps: 20 } }`). */
+  preset: PresetName | PresetSpec;
   only?: TableName[];
   shard?: { i: number; n: number };
   dataDir?: string;
@@ -262,7 +264,10 @@ export const REPRODUCE_USAGE = `deno task reproduce [options]
   --stop-on-error   stop at the first failing cell`;
 
 /** The options `deno task reproduce` takes, parsed. */
-export type ReproduceArgs = Omit<RunGridOptions, "backend" | "log" | "writer"> & { help?: boolean };
+export type ReproduceArgs = Omit<RunGridOptions, "backend" | "log" | "writer" | "preset"> & {
+  preset: PresetName;
+  help?: boolean;
+};
 
 /**
  * Parses the command line of `deno task reproduce` (see {@link REPRODUCE_USAGE}); throws with a
