@@ -762,7 +762,17 @@ export function planPreset(preset: PresetName | PresetSpec, opts: PlanOptions = 
     ablation("ablationM", spec.mValues.map((m) => ({ row: `m = ${m}`, x: m, method: fishdip({ m }) })));
   }
   if (want("ablationN")) {
-    ablation("ablationN", spec.nValues.map((n) => ({ row: `n = ${n}`, x: n, method: fishdip({ n }) })));
+    // The value the reference rule gives for this setting is the default run itself: reuse it.
+    const examples = subsetSize(spec.ablation.fraction, DATASETS[spec.ablation.dataset].trainSize);
+    const rule = nRule(examples, spec.batchSize);
+    ablation(
+      "ablationN",
+      spec.nValues.map((n) =>
+        n === rule
+          ? { row: `n = ${n} (rule)`, x: n, method: fishdip({ n: "rule" }) }
+          : { row: `n = ${n}`, x: n, method: fishdip({ n }) }
+      ),
+    );
   }
   if (want("fixedVsDynamic")) {
     const rowOf: Partial<Record<MethodName, string>> = {

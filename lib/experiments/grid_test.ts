@@ -239,3 +239,15 @@ Deno.test("shard: every cell in exactly one shard, stable, dependants with their
   assertThrows(() => parseShard("5/4"));
   assertThrows(() => parseShard("x"));
 });
+
+Deno.test("ablationN: the value of the reference rule is the default run, not a copy", () => {
+  const plan = planPreset("cpu", { availability: sharedAvailability() });
+  const row = plan.entries.find((e) =>
+    e.table === "ablationN" && e.row === "n = 3 (rule)" && e.metric === "relation_f1"
+  )!;
+  const low = plan.entries.find((e) =>
+    e.table === "lowResource" && e.row === "CoNLL04 relation F1, 5%" && e.method === "fishdip"
+  )!;
+  assertEquals(row.cells.map(cellId), low.cells.map(cellId));
+  assertEquals(regressingSamples(row.cells[0]), 3);
+});
