@@ -86,7 +86,7 @@ export function buildFigures(tables: Table[], maskRecord?: RunRecord): Figure[] 
   const abl: [TableName, string, boolean, boolean][] = [
     ["ablationK", "k: trainable parameters (%)", true, true],
     ["ablationM", "m: refresh interval (steps)", true, false],
-    ["ablationN", "n: regressing samples", false, false],
+    ["ablationN", "n: regressing samples", true, false],
   ];
   for (const [name, xLabel, log, percentX] of abl) {
     if (has(of(name))) {
