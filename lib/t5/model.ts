@@ -677,6 +677,39 @@ export interface T5LossOptions {
 }
 
 /**
+ * Cross-entropy of each row of `logits` (N, V) at `labels` (N, int32, valid ids): logsumexp
+ * minus the label's logit. Its gradient is written out, softmax − one-hot, because the composed
+ * ops' gradient (through logsumexp's max and a lookup) costs about twice as many passes over the
+ * (N, V) logits, which dominate a small model's step.
+ */
+export function crossEntropyRows(logits: tf.Tensor2D, labels: tf.Tensor1D): tf.Tensor1D {
+  const [N, V] = logits.shape;
+  const ce = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [x, l, save] = args as [tf.Tensor2D, tf.Tensor1D, tf.GradSaveFunc];
+    // Positions of the labels in the flattened (N·V) logits.
+    const flatIds = tf.range(0, N, 1, "int32").mul(tf.scalar(V, "int32")).add(l);
+    const lse = tf.logSumExp(x, 1); // (N)
+    const picked = tf.gather(x.reshape([N * V]), flatIds); // (N)
+    save([x, lse, flatIds]);
+    return {
+      value: lse.sub(picked),
+      gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
+        const [xs, lses, ids] = saved;
+        const d = (dy as tf.Tensor).reshape([N, 1]);
+        const probs = tf.exp(xs.sub(lses.reshape([N, 1]))); // softmax (N, V)
+        // One-hot part as a scatter (tfjs-wasm 4.22's float32 oneHot writes integer bits).
+        const hot = tf.scatterND(ids.reshape([N, 1]), (dy as tf.Tensor).reshape([N]), [N * V]).reshape([
+          N,
+          V,
+        ]);
+        return [probs.mul(d).sub(hot), tf.zerosLike(ids.slice([0], [N]))];
+      },
+    };
+  });
+  return ce(logits, labels) as tf.Tensor1D;
+}
+
+/**
  * Per-position negative log-likelihood (B, T) of `labels` under `logits` (B, T, V), and the
  * 0/1 weights (B, T) of the positions that count. Ignored positions have nll 0.
  */
@@ -691,15 +724,9 @@ export function tokenNll(
     let keep = l.notEqual(-100);
     if (ignoreId !== undefined) keep = keep.logicalAnd(l.notEqual(ignoreId));
     const safe = tf.where(keep, l, tf.zerosLike(l)); // any valid id; its value is masked out
-    const flat = logits.reshape([B * T, V]);
-    const lse = tf.logSumExp(flat, 1); // (B·T)
-    // The label's logit: a lookup in the (B·T·V, 1) view of the logits, whose gradient scatters
-    // into those rows. (Not a one-hot product: tfjs-wasm 4.22's float32 oneHot is broken.)
-    const flatIds = tf.range(0, B * T, 1, "int32").mul(tf.scalar(V, "int32")).add(safe.reshape([-1]));
-    const picked = gatherRows(flat.reshape([B * T * V, 1]) as tf.Tensor2D, flatIds).reshape([B * T]); // (B·T)
+    const nll = crossEntropyRows(logits.reshape([B * T, V]), safe.reshape([B * T])); // (B·T)
     const weights = keep.toFloat();
-    const nll = lse.sub(picked).reshape([B, T]).mul(weights) as tf.Tensor2D;
-    return { nll, weights: weights as tf.Tensor2D };
+    return { nll: nll.reshape([B, T]).mul(weights) as tf.Tensor2D, weights: weights as tf.Tensor2D };
   });
 }
 
