@@ -268,8 +268,9 @@ function gemmOnHeap(
   const batch = Math.max(batchA, batchB);
   // Allocate first: makeOutput may grow the wasm memory, which detaches earlier views of it.
   const out = backend.makeOutput(outShape, "float32");
+  // Any zero-sized dimension (a batch of 0 included): nothing to compute or write.
+  if (size(outShape) === 0) return out;
   const c = heapF32(backend, out, batch * m * n);
-  if (c.length === 0) return out;
   if (k === 0) {
     c.fill(0);
     return out;
@@ -335,23 +336,15 @@ function planMatMul(
   const n = transB ? b.shape[rb - 2] : b.shape[rb - 1];
   const outerA = a.shape.slice(0, -2), outerB = b.shape.slice(0, -2);
   const batchA = size(outerA), batchB = size(outerB);
+  // Batch shapes, left-padded with 1s to the same rank (numpy broadcasting).
+  const r = Math.max(outerA.length, outerB.length);
+  const pa = [...new Array(r - outerA.length).fill(1), ...outerA];
+  const pb = [...new Array(r - outerB.length).fill(1), ...outerB];
   let outer: number[];
-  if (batchA === batchB) {
-    // Equal element counts but different shapes (e.g. [2,3] vs [3,2]) are not a plain batch.
-    const same = outerA.length === outerB.length ? outerA.every((d, i) => d === outerB[i]) : false;
-    if (!same && outerA.length > 0 && outerB.length > 0) return undefined;
-    outer = outerA.length >= outerB.length ? outerA : outerB;
-  } else if (batchA === 1) {
-    outer = outerB.length >= outerA.length
-      ? outerB
-      : [...new Array(outerA.length - outerB.length).fill(1), ...outerB];
-  } else if (batchB === 1) {
-    outer = outerA.length >= outerB.length
-      ? outerA
-      : [...new Array(outerB.length - outerA.length).fill(1), ...outerA];
-  } else {
-    return undefined;
-  }
+  if (batchA === 1) outer = pb; // every dim of pa is 1
+  else if (batchB === 1) outer = pa;
+  else if (pa.every((d, i) => d === pb[i])) outer = pa;
+  else return undefined; // e.g. [2,1] against [1,3]: not one whole batch against another
   return { outShape: [...outer, m, n], batchA, batchB, m, n, k };
 }
 

@@ -162,6 +162,8 @@ Deno.test({
       ["rank 3 x rank 2", [4, 5, 7], [7, 3], false, false],
       ["rank 2 x rank 4", [5, 7], [2, 3, 7, 3], false, false],
       ["k = 1", [5, 1], [1, 3], false, false],
+      ["equal batches of different rank", [4, 5, 7], [1, 4, 7, 3], false, false],
+      ["batch 1 of rank 2 against rank 1", [1, 1, 5, 7], [3, 7, 3], false, false],
     ];
     for (const [name, sa, sb, ta, tb] of cases) {
       const a = seq(sa.reduce((x, y) => x * y, 1)), b = seq(sb.reduce((x, y) => x * y, 1), 0.02);
@@ -183,6 +185,10 @@ Deno.test({
     // Empty results and k = 0 (a sum over nothing is 0).
     const z = await on("wasm+blas", () => tf.matMul(tf.zeros([3, 0]), tf.zeros([0, 4])));
     assertEquals(Array.from(z), new Array(12).fill(0));
+    await initBackend("wasm+blas", { quiet: true });
+    const e = tf.matMul(tf.zeros([0, 5, 7]), tf.ones([1, 7, 3]));
+    assertEquals(e.shape, [0, 5, 3]);
+    e.dispose();
   },
 });
 
