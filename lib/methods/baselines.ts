@@ -1,0 +1,148 @@
+/**
+ * The baselines FISH-DIP is compared with that fit the sparse-mask interface: full fine-tuning,
+ * the fixed FISH mask, and a fixed random mask. (LoRA, adapters and prefix tuning change the
+ * model rather than the gradient and live elsewhere.)
+ *
+ * @module
+ */
+import type * as tf from "@tensorflow/tfjs";
+import { keepCount, randomMask, seededUniform, selectTopK, type SparseMask } from "./mask.ts";
+import { accumulateFisher, parameterShapes } from "./fishdip.ts";
+import type { MethodContext, SparseMethod } from "./types.ts";
+
+/** Every parameter trains (no mask). */
+export class FullFinetuning<E = unknown, B = unknown> implements SparseMethod<E, B> {
+  readonly name = "full";
+  readonly mask = null;
+  prepare(_ctx: MethodContext<E, B>): Promise<void> {
+    return Promise.resolve();
+  }
+  beforeStep(_step: number, _ctx: MethodContext<E, B>): Promise<boolean> {
+    return Promise.resolve(false);
+  }
+  maskGradients(_grads: Map<string, tf.Tensor>): void {}
+  dispose(): void {}
+}
+
+/**
+ * FISH Mask (Sung, Nair & Raffel, NeurIPS 2021), `run_glue_sparse_update.py` in
+ * varunnair18/FISH @ b5bff1e: the Fisher (grad², `--mask_method label-square`) of the first
+ * `numSamples` examples of a shuffled batch-size-1 data loader (`--num_samples`, 1024 in the
+ * README's command), one global top-k mask computed once before training and never changed.
+ */
+export interface FishConfig {
+  /** Fraction of entries kept (`--keep_ratio`). Default 0.01, FISH-DIP's k, for a like-for-like baseline. */
+  keepRatio: number;
+  /** Examples in the Fisher (`--num_samples`). FISH's README: 1024. */
+  numSamples: number;
+  /** Seed of the shuffle that picks the examples (torch's shuffle order cannot be reproduced). */
+  seed: number;
+  /** "square" (FISH's scripts) or "absolute". */
+  gradType: "square" | "absolute";
+  /** Dropout while computing the Fisher. FISH: false (eval mode after loading). */
+  training: boolean;
+}
+
+/** FISH's defaults, with k set to FISH-DIP's 1 %. */
+export const FISH_DEFAULTS: Readonly<FishConfig> = Object.freeze({
+  keepRatio: 0.01,
+  numSamples: 1024,
+  seed: 0,
+  gradType: "square",
+  training: false,
+});
+
+/** The first `count` of a seeded Fisher–Yates shuffle of 0..n-1. */
+export function shuffledPrefix(n: number, count: number, seed: number): number[] {
+  const order = Array.from({ length: n }, (_, i) => i);
+  const rand = seededUniform(seed);
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor(rand() * (i + 1));
+    [order[i], order[j]] = [order[j], order[i]];
+  }
+  return order.slice(0, Math.min(count, n));
+}
+
+/** The fixed FISH mask. */
+export class FixedFish<E = unknown, B = unknown> implements SparseMethod<E, B> {
+  readonly name = "fish";
+  readonly config: Readonly<FishConfig>;
+  /** The examples the Fisher used (after `prepare`). */
+  selected: number[] = [];
+  private current: SparseMask | null = null;
+
+  constructor(config: Partial<FishConfig> = {}) {
+    this.config = Object.freeze({ ...FISH_DEFAULTS, ...config });
+  }
+  get mask(): SparseMask | null {
+    return this.current;
+  }
+  async prepare(ctx: MethodContext<E, B>): Promise<void> {
+    const c = this.config;
+    this.selected = shuffledPrefix(ctx.data.examples.length, c.numSamples, c.seed);
+    const fisher = await accumulateFisher(ctx.model, ctx.data, this.selected, {
+      training: c.training,
+      gradType: c.gradType,
+    });
+    let total = 0;
+    for (const s of fisher.values()) total += s.length;
+    this.current?.dispose();
+    this.current = selectTopK(fisher, parameterShapes(ctx.model.parameters()), keepCount(total, c.keepRatio));
+  }
+  beforeStep(_step: number, _ctx: MethodContext<E, B>): Promise<boolean> {
+    return Promise.resolve(false);
+  }
+  maskGradients(grads: Map<string, tf.Tensor>): void {
+    if (!this.current) throw new Error("FixedFish: maskGradients before prepare()");
+    this.current.apply(grads);
+  }
+  dispose(): void {
+    this.current?.dispose();
+  }
+}
+
+/**
+ * A fixed, uniformly random mask of exactly int(total × k) entries over all parameters (FISH's
+ * `create_mask_random` draws `torch.rand` scores and takes the global top-k; any uniform choice of
+ * that many entries has the same distribution).
+ */
+export interface RandomMaskConfig {
+  /** Fraction of entries kept. Default 0.01 (FISH-DIP's k). */
+  keepRatio: number;
+  /** Seed of the draw. */
+  seed: number;
+}
+
+/** Random-mask defaults. */
+export const RANDOM_MASK_DEFAULTS: Readonly<RandomMaskConfig> = Object.freeze({ keepRatio: 0.01, seed: 0 });
+
+/** The fixed random mask. */
+export class RandomMaskMethod<E = unknown, B = unknown> implements SparseMethod<E, B> {
+  readonly name = "random";
+  readonly config: Readonly<RandomMaskConfig>;
+  private current: SparseMask | null = null;
+  constructor(config: Partial<RandomMaskConfig> = {}) {
+    this.config = Object.freeze({ ...RANDOM_MASK_DEFAULTS, ...config });
+  }
+  get mask(): SparseMask | null {
+    return this.current;
+  }
+  prepare(ctx: MethodContext<E, B>): Promise<void> {
+    const shapes = parameterShapes(ctx.model.parameters());
+    let total = 0;
+    for (const s of shapes.values()) total += s.reduce((a, b) => a * b, 1);
+    this.current?.dispose();
+    this.current = randomMask(shapes, keepCount(total, this.config.keepRatio), this.config.seed);
+    return Promise.resolve();
+  }
+  beforeStep(_step: number, _ctx: MethodContext<E, B>): Promise<boolean> {
+    return Promise.resolve(false);
+  }
+  maskGradients(grads: Map<string, tf.Tensor>): void {
+    if (!this.current) throw new Error("RandomMaskMethod: maskGradients before prepare()");
+    this.current.apply(grads);
+  }
+  dispose(): void {
+    this.current?.dispose();
+  }
+}

@@ -1,0 +1,66 @@
+/**
+ * One optimizer step of sparse fine-tuning, in the reference's order (FISH-DIP's
+ * `SparseUpdateTrainer.training_step` inside Hugging Face's `Trainer` loop, v4.20):
+ *
+ * 1. the method's per-step hook (FISH-DIP refreshes its mask at steps m, 2m, ...);
+ * 2. forward + backward on the batch (train mode);
+ * 3. gradients multiplied by the mask;
+ * 4. global gradient-norm clipping at `maxGradNorm` (1.0);
+ * 5. Adafactor with lr = baseLr × linear decay factor (1 at step 1, 1/T at step T).
+ *
+ * @module
+ */
+import type { Adafactor } from "../optim/adafactor.ts";
+import { clipGradNorm } from "../optim/clip.ts";
+import { linearDecayLr } from "../optim/schedule.ts";
+import type { MethodContext, SparseMethod } from "./types.ts";
+
+/** Arguments of {@link sparseTrainStep}. */
+export interface TrainStepArgs<E, B> {
+  /** Optimizer step, 1-based. */
+  step: number;
+  /** Total optimizer steps of the run (for the linear schedule). */
+  totalSteps: number;
+  batch: B;
+  ctx: MethodContext<E, B>;
+  method: SparseMethod<E, B>;
+  optimizer: Adafactor;
+  /** Peak learning rate. Default: the optimizer's `lr` (FISH-DIP: 1e-2). */
+  baseLr?: number;
+  /** HF `max_grad_norm`; default 1.0; 0 or less disables clipping. */
+  maxGradNorm?: number;
+  /** Warm-up steps of the schedule; default 0 (HF default). */
+  warmupSteps?: number;
+}
+
+/** What one step did. */
+export interface TrainStepResult {
+  loss: number;
+  /** Global gradient norm after masking, before clipping (NaN when clipping is off). */
+  gradNorm: number;
+  lr: number;
+  /** Whether the method recomputed its mask before this step. */
+  refreshed: boolean;
+}
+
+/** Runs one step (see the module notes). Reads two scalars (loss, norm), so it synchronises once. */
+export async function sparseTrainStep<E, B>(a: TrainStepArgs<E, B>): Promise<TrainStepResult> {
+  const refreshed = await a.method.beforeStep(a.step, a.ctx);
+  const { loss, grads } = a.ctx.model.lossAndGrads(a.batch, { training: true });
+  try {
+    a.method.maskGradients(grads);
+    const maxNorm = a.maxGradNorm ?? 1.0;
+    const norm = maxNorm > 0 ? clipGradNorm(grads, maxNorm) : null;
+    const base = a.baseLr ?? a.optimizer.config.lr;
+    if (base === null) throw new Error("sparseTrainStep: no base learning rate");
+    const lr = linearDecayLr(base, a.step, a.totalSteps, a.warmupSteps ?? 0);
+    a.optimizer.step(grads, { lr });
+    const lossV = (await loss.data())[0];
+    const gradNorm = norm ? (await norm.data())[0] : NaN;
+    norm?.dispose();
+    return { loss: lossV, gradNorm, lr, refreshed };
+  } finally {
+    loss.dispose();
+    for (const g of grads.values()) g.dispose();
+  }
+}
