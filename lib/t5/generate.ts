@@ -51,7 +51,8 @@ export interface GenerateOptions {
    */
   maxLength?: number;
   /**
-   * 0/1 source mask (B, S). When absent: ragged rows are padded and masked; equal-length rows
+   * 0/1 source mask (B, S); ragged rows (and their masks) are right-padded. When absent: ragged
+   * rows are masked at their padding; equal-length rows
    * get HF's inferred mask, `input_ids != pad` if the pad id occurs (and differs from EOS), else
    * all ones — what TANL's evaluation relies on.
    */
@@ -75,11 +76,13 @@ export async function t5Generate(
   const B = inputIds.length;
   if (B === 0) return [];
   let ids: number[][], mask: number[][];
-  if (opts.attentionMask) {
+  const ragged = new Set(inputIds.map((r) => r.length)).size > 1;
+  if (ragged) {
+    ({ ids, mask } = padBatch(inputIds, c.pad_token_id));
+    if (opts.attentionMask) mask = padBatch(opts.attentionMask, 0).ids;
+  } else if (opts.attentionMask) {
     ids = inputIds.map((r) => [...r]);
     mask = opts.attentionMask;
-  } else if (new Set(inputIds.map((r) => r.length)).size > 1) {
-    ({ ids, mask } = padBatch(inputIds, c.pad_token_id));
   } else {
     ids = inputIds.map((r) => [...r]);
     const inferred = ids.some((r) => r.includes(c.pad_token_id)) && c.pad_token_id !== c.eos_token_id;

@@ -222,7 +222,7 @@ for (const backend of ["cpu", "wasm"] as const) {
 
 const webgpu = await probeWebGpu();
 Deno.test({
-  name: "forward fixture on webgpu: hidden states, attentions, logits and losses match HF",
+  name: "forward, gradients and generate fixtures on webgpu: match HF",
   ignore: !webgpu,
   sanitizeResources: false,
   sanitizeOps: false,
@@ -231,6 +231,22 @@ Deno.test({
     console.log(`  adapter: ${webgpu?.description}`);
     try {
       await checkForward("webgpu");
+      await checkGradients("webgpu");
+      for (const fc of configs) {
+        // Greedy decoding reads back with `await data()` only, so it runs on WebGPU too.
+        const model = await fixtureModel(fc);
+        const g = fc.outputs.generate;
+        try {
+          const got = await t5Generate(model, batch.input_ids, {
+            maxLength: g.max_length,
+            attentionMask: batch.attention_mask,
+          });
+          assertEquals(got, g.batched_with_attention_mask, fc.name);
+          console.log(`  ${fc.name} greedy ids (batched, with mask) identical`);
+        } finally {
+          model.dispose();
+        }
+      }
     } finally {
       await initBackend("cpu", { quiet: true });
     }
@@ -303,33 +319,37 @@ async function compareStats(
   return worst;
 }
 
+async function checkGradients(backend: string): Promise<void> {
+  for (const fc of configs) {
+    console.log(`${fc.name} on ${backend}:`);
+    const model = await fixtureModel(fc);
+    try {
+      const { loss, grads } = t5ValueAndGrads(model, () =>
+        t5Loss(model, {
+          inputIds: batch.input_ids,
+          attentionMask: batch.attention_mask,
+          labels: batch.labels_ignore,
+        }, { training: true }));
+      const v = (await loss.data())[0];
+      report("training-mode loss relative diff", Math.abs(v - fc.outputs.loss_pads_ignored) / v, 1e-5);
+      assertEquals([...grads.keys()].sort(), [...model.params.keys()].sort());
+      await compareWithFile("grads", grads, await fixtureTensors(fc, "grads"), 1e-4);
+      report(
+        "grad_stats of all parameters, max relative diff",
+        await compareStats(grads, fc.outputs.grad_stats),
+        1e-4,
+      );
+      tf.dispose([loss, ...grads.values()]);
+    } finally {
+      model.dispose();
+    }
+  }
+}
+
 for (const backend of ["cpu", "wasm"] as const) {
   Deno.test(`gradients fixture on ${backend}: every parameter's gradient of the -100 loss matches HF`, async () => {
     await initBackend(backend, { quiet: true });
-    for (const fc of configs) {
-      console.log(`${fc.name} on ${backend}:`);
-      const model = await fixtureModel(fc);
-      try {
-        const { loss, grads } = t5ValueAndGrads(model, () =>
-          t5Loss(model, {
-            inputIds: batch.input_ids,
-            attentionMask: batch.attention_mask,
-            labels: batch.labels_ignore,
-          }, { training: true }));
-        const v = (await loss.data())[0];
-        report("training-mode loss relative diff", Math.abs(v - fc.outputs.loss_pads_ignored) / v, 1e-5);
-        assertEquals([...grads.keys()].sort(), [...model.params.keys()].sort());
-        await compareWithFile("grads", grads, await fixtureTensors(fc, "grads"), 1e-4);
-        report(
-          "grad_stats of all parameters, max relative diff",
-          await compareStats(grads, fc.outputs.grad_stats),
-          1e-4,
-        );
-        tf.dispose([loss, ...grads.values()]);
-      } finally {
-        model.dispose();
-      }
-    }
+    await checkGradients(backend);
   });
 }
 
