@@ -28,16 +28,18 @@ export function clipGradNorm(grads: Map<string, tf.Tensor>, maxNorm = 1.0): tf.S
   if (!(maxNorm > 0)) throw new Error(`clipGradNorm: maxNorm must be > 0, got ${maxNorm}`);
   const names = [...grads.keys()];
   if (names.length === 0) return tf.scalar(0);
-  const { total, clipped } = tf.tidy(() => {
+  const { total, coef } = tf.tidy(() => {
     const norms = names.map((n) => l2Norm(grads.get(n)!));
     const total = l2Norm(tf.stack(norms));
-    const coef = tf.minimum(tf.scalar(maxNorm).div(total.add(CLIP_NORM_EPS)), 1);
-    const clipped = names.map((n) => grads.get(n)!.mul(coef));
-    return { total, clipped };
+    const coef = tf.minimum(tf.scalar(maxNorm).div(total.add(CLIP_NORM_EPS)), 1) as tf.Scalar;
+    return { total, coef };
   });
-  names.forEach((n, i) => {
-    grads.get(n)!.dispose();
-    grads.set(n, clipped[i]);
-  });
+  // One tensor at a time, so the peak is one extra gradient rather than a second full set.
+  for (const n of names) {
+    const g = grads.get(n)!;
+    grads.set(n, g.mul(coef));
+    g.dispose();
+  }
+  coef.dispose();
   return total;
 }
