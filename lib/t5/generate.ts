@@ -51,10 +51,10 @@ export interface GenerateOptions {
    */
   maxLength?: number;
   /**
-   * 0/1 source mask (B, S); ragged rows (and their masks) are right-padded. When absent: ragged
-   * rows are masked at their padding; equal-length rows
-   * get HF's inferred mask, `input_ids != pad` if the pad id occurs (and differs from EOS), else
-   * all ones — what TANL's evaluation relies on.
+   * 0/1 source mask (B, S); ragged rows (and their masks) are right-padded. When absent, ragged
+   * rows are masked at their padding, and equal-length rows get HF's inferred mask:
+   * `input_ids != pad` if the pad id occurs (and differs from EOS), else all ones. TANL's
+   * evaluation relies on that inference.
    */
   attentionMask?: number[][];
 }

@@ -1,14 +1,18 @@
 import * as tf from "@tensorflow/tfjs";
-import { assert, assertEquals, assertLessOrEqual } from "@std/assert";
+import { assert, assertEquals, assertLessOrEqual, assertNotEquals, assertThrows } from "@std/assert";
 import { initBackend, probeWebGpu } from "../backend/mod.ts";
 import { parseT5Config, t5ParameterCount, t5ParameterShapes } from "./config.ts";
 import {
   createT5,
+  exportT5Weights,
   relativePositionBucket,
   t5Forward,
+  t5FromWeights,
+  t5InitStd,
   t5Loss,
   t5PerExampleLoss,
   t5ValueAndGrads,
+  type T5Weight,
 } from "./model.ts";
 import { t5Generate, t5ScoreTargets } from "./generate.ts";
 import {
@@ -446,4 +450,89 @@ Deno.test("leak: repeated forward, loss/backward and generation leave tf.memory(
   for (let i = 0; i < 3; i++) await step();
   assertEquals(tf.memory().numTensors, before);
   model.dispose();
+});
+
+Deno.test("createT5: seeded, with HF _init_weights standard deviations; dropout is seeded and off in eval", async () => {
+  await initBackend("wasm", { quiet: true });
+  const config = parseT5Config({
+    vocab_size: 4000,
+    d_model: 32,
+    d_kv: 8,
+    num_heads: 4,
+    d_ff: 64,
+    num_layers: 2,
+    num_decoder_layers: 1,
+    feed_forward_proj: "gated-gelu",
+    tie_word_embeddings: false,
+    initializer_factor: 2,
+  });
+  const a = createT5(config, { seed: 5 }),
+    b = createT5(config, { seed: 5 }),
+    c = createT5(config, { seed: 6 });
+  try {
+    assertEquals([...a.params.keys()], t5ParameterShapes(config).map((p) => p.name));
+    for (const [name, v] of a.params) {
+      const x = (await v.data()) as Float32Array;
+      assertEquals(x, await b.param(name).data(), `same seed, same ${name}`);
+      const std = t5InitStd(config, name);
+      if (std === undefined) {
+        assert(x.every((y) => y === config.initializer_factor), `${name} is constant`);
+        continue;
+      }
+      assertNotEquals(x, await c.param(name).data(), `other seed, other ${name}`);
+      const mean = x.reduce((s, y) => s + y, 0) / x.length;
+      const sd = Math.sqrt(x.reduce((s, y) => s + (y - mean) ** 2, 0) / x.length);
+      // 4 standard errors of the sample standard deviation.
+      assertLessOrEqual(
+        Math.abs(sd - std),
+        4 * std / Math.sqrt(2 * x.length) + 1e-7,
+        `${name}: std ${sd} vs ${std}`,
+      );
+    }
+    const inputs = { inputIds: [[5, 6, 7, 1]], labels: [[9, 8, 1]] };
+    const lossOf = async (training: boolean) => {
+      const l = t5Loss(a, inputs, { training });
+      const v = (await l.data())[0];
+      l.dispose();
+      return v;
+    };
+    const evalLoss = await lossOf(false);
+    assertEquals(await lossOf(false), evalLoss, "no dropout in eval");
+    a.setDropoutSeed(11);
+    const t1 = await lossOf(true);
+    a.setDropoutSeed(11);
+    assertEquals(await lossOf(true), t1, "same dropout seed, same loss");
+    assertNotEquals(t1, evalLoss, "dropout (rate 0.1 by default) changes the training loss");
+  } finally {
+    [a, b, c].forEach((m) => m.dispose());
+  }
+});
+
+Deno.test("loadT5Weights: accepts tied aliases, rejects missing, unknown and misshapen tensors", async () => {
+  await initBackend("cpu", { quiet: true });
+  const config = parseT5Config({
+    vocab_size: 20,
+    d_model: 8,
+    d_kv: 2,
+    num_heads: 2,
+    d_ff: 12,
+    num_layers: 1,
+  });
+  const src = createT5(config, { seed: 1 });
+  const weights = await exportT5Weights(src);
+  const withAliases = new Map<string, T5Weight>(weights);
+  withAliases.set("encoder.embed_tokens.weight", weights.get("shared.weight")!);
+  withAliases.set("lm_head.weight", weights.get("shared.weight")!);
+  const copy = t5FromWeights(config, withAliases);
+  for (const [name, v] of copy.params) assertEquals(await v.data(), weights.get(name), name);
+  const missing = new Map(weights);
+  missing.delete("encoder.final_layer_norm.weight");
+  assertThrows(() => t5FromWeights(config, missing), Error, "lacks T5 parameter");
+  const unknown = new Map<string, T5Weight>(weights);
+  unknown.set("encoder.block.7.layer.0.SelfAttention.q.weight", new Float32Array(16));
+  assertThrows(() => t5FromWeights(config, unknown), Error, "not a parameter");
+  const misshapen = new Map<string, T5Weight>(weights);
+  misshapen.set("shared.weight", { data: weights.get("shared.weight")!, shape: [8, 20] });
+  assertThrows(() => t5FromWeights(config, misshapen), Error, "checkpoint shape");
+  [src, copy].forEach((m) => m.dispose());
 });
