@@ -30,7 +30,7 @@
  * @module
  */
 import type * as tf from "@tensorflow/tfjs";
-import { keepCount, selectTopK, type SparseMask } from "./mask.ts";
+import { keepCount, type MaskDump, selectTopK, SparseMask } from "./mask.ts";
 import type { MethodContext, ModeOptions, SparseMethod, TrainableModel, TrainingSet } from "./types.ts";
 
 /** FISH-DIP's hyperparameters (command-line names of `fish_dip.py` in the comments). */
@@ -244,7 +244,26 @@ export class FishDip<E = unknown, B = unknown> implements SparseMethod<E, B> {
     this.current.apply(grads);
   }
 
-  private replace(mask: SparseMask): void {
+  /**
+   * The method's state for a checkpoint: the mask in force and the refresh log (without the
+   * per-example losses). Resuming at optimizer step s then needs only the global step counter,
+   * which the trainer keeps (FISH-DIP's `total_steps`).
+   */
+  saveState(): { mask: MaskDump | null; history: Omit<MaskRecord, "losses">[] } {
+    return {
+      mask: this.current ? this.current.dump() : null,
+      history: this.history.map(({ losses: _l, ...rest }) => ({ ...rest, selected: [...rest.selected] })),
+    };
+  }
+
+  /** Restores {@link saveState}'s output. */
+  loadState(state: { mask: MaskDump | null; history: Omit<MaskRecord, "losses">[] }): void {
+    this.replace(state.mask ? SparseMask.fromDump(state.mask) : null);
+    this.history.length = 0;
+    for (const h of state.history) this.history.push({ ...h, losses: new Float32Array(0) });
+  }
+
+  private replace(mask: SparseMask | null): void {
     this.current?.dispose();
     this.current = mask;
   }

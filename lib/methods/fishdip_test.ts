@@ -183,6 +183,14 @@ Deno.test("FishDip on a toy model: top-n samples, exact Fisher, exact k, refresh
   assertEquals(refreshedAt, [3, 6]);
   assertEquals(method.history.map((h) => h.step), [0, 3, 6]);
   assertEquals(method.history[1].kept, keepCount(18, 0.3));
+  // Checkpoint: a fresh method restored from the saved state holds the same mask.
+  const restored = new FishDip<Ex, Batch>({ refreshEvery: 3 });
+  restored.loadState(structuredClone(method.saveState()));
+  for (const name of shapes.keys()) {
+    assertEquals([...restored.mask!.get(name).kept], [...method.mask!.get(name).kept]);
+  }
+  assertEquals(restored.history.map((h) => h.step), [0, 3, 6]);
+  restored.dispose();
   // Refresh passes run in train mode (dropout on in a real model); so does every training step.
   assert(model.modes.every((m) => m === true));
   method.dispose();

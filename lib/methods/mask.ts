@@ -50,6 +50,12 @@ function sizeOf(shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1);
 }
 
+/** A mask as plain data (for checkpoints): per parameter, its shape and sorted kept indices. */
+export interface MaskDump {
+  format: "fishdip-mask-v1";
+  params: Record<string, { shape: number[]; kept: Int32Array }>;
+}
+
 /** A sparse mask over named parameters (see the module notes for why index lists). */
 export class SparseMask {
   /** Per-parameter masks, in parameter order. */
@@ -101,6 +107,25 @@ export class SparseMask {
       out.set(name, { shape: [...shape], size, kept });
     }
     return new SparseMask(out);
+  }
+
+  /** The mask as plain data (the index lists are shared, not copied). */
+  dump(): MaskDump {
+    const params: MaskDump["params"] = {};
+    for (const [name, m] of this.params) params[name] = { shape: [...m.shape], kept: m.kept };
+    return { format: "fishdip-mask-v1", params };
+  }
+
+  /** Rebuilds a mask from {@link dump}'s output (validated like any mask). */
+  static fromDump(d: MaskDump): SparseMask {
+    if (d.format !== "fishdip-mask-v1") throw new Error(`unknown mask format "${d.format}"`);
+    return new SparseMask(
+      new Map(
+        Object.entries(d.params).map((
+          [name, { shape, kept }],
+        ) => [name, { shape: [...shape], size: sizeOf(shape), kept: Int32Array.from(kept) }]),
+      ),
+    );
   }
 
   /** A mask that keeps everything of the given parameters (for tests and baselines). */
