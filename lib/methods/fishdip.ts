@@ -4,7 +4,10 @@
  * Exactly as `fish_dip.py` (psunlpgroup/FISH-DIP @ a8aa5ae) does it:
  *
  * 1. **Scoring.** Every training example's loss is computed without gradients, in order, in
- *    batches of 2 × the training batch size (`calculate_gradients`).
+ *    batches of 2 × the training batch size (`calculate_gradients`). The reference takes
+ *    `torch.mean` of the unreduced token losses over *all* label positions (an ignored −100
+ *    position counts as 0 in the mean); TANL pads labels with 0, never −100, so this equals the
+ *    mean over counted positions that `TrainableModel.perExampleLoss` is asked for.
  * 2. **Top-n.** n = clamp(int(0.1 × number of training *batches*), 3, 25), then at most N − 1
  *    (`np.argpartition(losses, -min(n, N-1))[-min(n, N-1):]`); with N = 1 the slice `[-0:]` keeps
  *    the single example. The n highest-loss examples are chosen (ties: lower index first, NaN

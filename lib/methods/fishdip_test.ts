@@ -5,6 +5,7 @@ import { Adafactor } from "../optim/adafactor.ts";
 import {
   accumulateFisher,
   createMethod,
+  EarlyStop,
   FishDip,
   keepCount,
   type MethodContext,
@@ -233,4 +234,12 @@ Deno.test("method registry: every method trains the toy model through the same l
   }
   assertThrows(() => createMethod("nope" as never));
   assertEquals(tf.memory().numTensors, before, "tensor leak");
+});
+
+Deno.test("EarlyStop: 20 consecutive losses below 1e-6, reset by a larger one", () => {
+  const e = new EarlyStop();
+  for (let i = 0; i < 19; i++) assertEquals(e.update(1e-7), false);
+  assertEquals(e.update(1e-3), false);
+  for (let i = 0; i < 19; i++) assertEquals(e.update(0), false);
+  assertEquals(e.update(5e-7), true);
 });

@@ -64,3 +64,21 @@ export async function sparseTrainStep<E, B>(a: TrainStepArgs<E, B>): Promise<Tra
     for (const g of grads.values()) g.dispose();
   }
 }
+
+/**
+ * FISH-DIP's optional early stop (`SparseUpdateTrainer.training_step`): after each step's loss,
+ * count consecutive steps with loss < 1e-6 (reset otherwise); at 20 the Trainer stops after that
+ * step's optimizer update. In the reference the counter is a module global, never reset between
+ * episodes; create one instance per run to reproduce that, or one per episode to avoid it.
+ */
+export class EarlyStop {
+  /** Consecutive steps below the threshold so far. */
+  count = 0;
+  constructor(readonly threshold = 1e-6, readonly patience = 20) {}
+  /** Records a step's loss; returns true when training should stop after this step. */
+  update(loss: number): boolean {
+    if (loss < this.threshold) this.count++;
+    else this.count = 0;
+    return this.count >= this.patience;
+  }
+}
