@@ -14,7 +14,15 @@ import {
   fixtureModel,
   fixtureTensors,
 } from "../t5/test_fixtures.ts";
-import { accumulateFisher, FishDip, keepCount, scoreExamples, type TrainingSet } from "./mod.ts";
+import {
+  accumulateFisher,
+  FishDip,
+  keepCount,
+  scoreExamples,
+  sparseTrainStep,
+  type TrainingSet,
+} from "./mod.ts";
+import { Adafactor } from "../optim/adafactor.ts";
 import { t5Trainable } from "./t5_adapter.ts";
 import { maxDiff } from "../optim/testing.ts";
 
@@ -92,6 +100,68 @@ Deno.test({
         `Fisher from example ${higher}, ${method.history[0].ms.toFixed(0)} ms`,
     );
     method.dispose();
+    assertEquals(tf.memory().numTensors, before, "tensor leak");
+    model.dispose();
+  },
+});
+
+Deno.test({
+  name: "FISH-DIP trains the tiny T5: refresh at step m, masked entries bit-identical, no tensor leaks",
+  ignore: ignoreWithoutFixtures("t5/t5-tiny-v1_0/model.safetensors"),
+  async fn() {
+    await initBackend(BACKEND, { quiet: true });
+    const fc = (await fixtureConfigs()).find((c) => c.name === "t5-tiny-v1_0")!;
+    const batch = await fixtureBatch();
+    const model = await fixtureModel(fc);
+    const before = tf.memory().numTensors;
+    const data: TrainingSet<number, T5Inputs> = {
+      examples: batch.input_ids.map((_, i) => i),
+      collate: (rows) => ({
+        inputIds: rows.map((i) => batch.input_ids[i]),
+        attentionMask: rows.map((i) => batch.attention_mask[i]),
+        labels: rows.map((i) => batch.labels_pad0[i]),
+      }),
+    };
+    const ctx = { model: t5Trainable(model), data, trainBatchSize: 2 };
+    const method = new FishDip<number, T5Inputs>({ refreshEvery: 2 });
+    await method.prepare(ctx);
+    const optimizer = new Adafactor(model.params);
+    const losses: number[] = [];
+    for (let step = 1; step <= 3; step++) {
+      const snap = new Map<string, Uint32Array>();
+      for (const [n, v] of model.params) {
+        snap.set(n, new Uint32Array(((await v.data()) as Float32Array).slice().buffer));
+      }
+      const r = await sparseTrainStep({
+        step,
+        totalSteps: 3,
+        batch: data.collate([0, 1]),
+        ctx,
+        method,
+        optimizer,
+      });
+      assertEquals(r.refreshed, step === 2);
+      losses.push(r.loss);
+      let moved = 0;
+      for (const [n, v] of model.params) {
+        const now = new Uint32Array(((await v.data()) as Float32Array).slice().buffer);
+        const was = snap.get(n)!;
+        const dense = method.mask!.toDense(n);
+        for (let i = 0; i < now.length; i++) {
+          if (now[i] === was[i]) continue;
+          if (dense[i] === 0) throw new Error(`step ${step}: frozen ${n}[${i}] moved`);
+          moved++;
+        }
+      }
+      assert(moved > 0 && moved <= method.mask!.keptCount, `step ${step}: ${moved} entries moved`);
+    }
+    assertEquals(method.history.map((h) => h.step), [0, 2]);
+    console.log(
+      `  FISH-DIP on t5-tiny (${BACKEND}): losses ${losses.map((l) => l.toFixed(4)).join(", ")}; ` +
+        `mask overlap after refresh ${method.history[1].overlapWithPrevious} of ${method.history[1].kept}`,
+    );
+    method.dispose();
+    optimizer.dispose();
     assertEquals(tf.memory().numTensors, before, "tensor leak");
     model.dispose();
   },
