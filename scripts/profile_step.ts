@@ -122,6 +122,23 @@ function flag(args: string[], name: string, def: string): string {
   return i >= 0 && i + 1 < args.length ? args[i + 1] : def;
 }
 
+/** Detail key for matrix products: shapes, transposes and FLOP per call. */
+function productShapes(kernel: string, inputs: tf.NamedTensorInfoMap, attrs: unknown): string | undefined {
+  if (kernel !== "BatchMatMul" && kernel !== "_FusedMatMul") return undefined;
+  const { a, b } = inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
+  const { transposeA, transposeB } = attrs as { transposeA: boolean; transposeB: boolean };
+  const ra = a.shape.length, rb = b.shape.length;
+  const m = transposeA ? a.shape[ra - 1] : a.shape[ra - 2],
+    k = transposeA ? a.shape[ra - 2] : a.shape[ra - 1];
+  const n = transposeB ? b.shape[rb - 2] : b.shape[rb - 1];
+  const batch = Math.max(
+    a.shape.slice(0, -2).reduce((x, y) => x * y, 1),
+    b.shape.slice(0, -2).reduce((x, y) => x * y, 1),
+  );
+  const t = `${transposeA ? "ᵀ" : ""}${transposeB ? " ·ᵀ" : ""}`;
+  return `[${a.shape}]×[${b.shape}]${t} flop=${2 * batch * m * k * n}`;
+}
+
 function table(rows: KernelTime[], steps: number, stepMs: number, top: number): string {
   const lines = [
     `  ${"kernel".padEnd(28)} ${"ms/step".padStart(9)} ${"share".padStart(6)} ${"calls/step".padStart(10)}`,
@@ -167,7 +184,7 @@ if (import.meta.main) {
     const stock = variants[vi] === "wasm-stock";
     setStockWasm(stock);
     console.log(`\n== ${describeBackend(info)}${stock ? " [stock tfjs kernels: FISHDIP_WASM_STOCK]" : ""}`);
-    timer ??= installKernelTimer(tf.getBackend());
+    timer ??= installKernelTimer(tf.getBackend(), { detail: productShapes });
     const step = createT5Step(o);
     for (let i = 0; i < warmup; i++) await step.run();
     timer.reset();
@@ -192,6 +209,17 @@ if (import.meta.main) {
         `(shares below are of the mean step, ${stepMs.toFixed(0)} ms)`,
     );
     console.log(table(rows, steps, stepMs, top));
+    console.log(
+      `  matrix products by shape (a × b, transposes), slowest ${top}; GFLOP/s = 2·batch·m·k·n / time:`,
+    );
+    for (const d of timer.details().slice(0, top)) {
+      const flop = Number(d.kernel.split(" flop=")[1]) * d.calls;
+      console.log(
+        `    ${d.kernel.split(" flop=")[0].padEnd(58)} ${(d.ms / steps).toFixed(1).padStart(8)} ms/step ${
+          String(Math.round(d.calls / steps)).padStart(4)
+        } calls ${(flop / d.ms / 1e6).toFixed(1).padStart(6)} GFLOP/s`,
+      );
+    }
     step.dispose();
   }
 }

@@ -131,7 +131,7 @@ export function loadBlas(opts: { path?: string; threads?: number } = {}): Blas |
     try {
       lib = Deno.dlopen(path, SYMBOLS);
     } catch (e) {
-      errors.push(`${path}: ${(e as Error).message.split("\n")[0]}`);
+      errors.push((e as Error).message.split("\n")[0]);
       continue;
     }
     const s = lib.symbols;
@@ -146,7 +146,8 @@ export function loadBlas(opts: { path?: string; threads?: number } = {}): Blas |
     setBlasThreads(opts.threads ?? blasThreadsFromEnv());
     return loaded;
   }
-  loadError = errors.length > 0 ? errors.join("; ") : "no candidate paths";
+  // Short enough for the one-line backend report: the paths tried and the first reason.
+  loadError = errors.length > 0 ? `tried ${candidates.join(", ")}; ${errors[0]}` : "no candidate paths";
   return undefined;
 }
 

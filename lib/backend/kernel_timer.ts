@@ -25,10 +25,21 @@ export interface KernelTime {
   ms: number;
 }
 
+/** Options for {@link installKernelTimer}. */
+export interface KernelTimerOptions {
+  /**
+   * Optional finer key for some calls (e.g. a product's shapes): calls with a key are also
+   * accumulated under `kernel + " " + key` in {@link KernelTimer.details}.
+   */
+  detail?: (kernel: string, inputs: tf.NamedTensorInfoMap, attrs: unknown) => string | undefined;
+}
+
 /** An installed timer: read or reset the totals, or remove the wrappers. */
 export interface KernelTimer {
   /** Totals since the last reset, slowest first. */
   totals(): KernelTime[];
+  /** Totals per {@link KernelTimerOptions.detail} key, slowest first. */
+  details(): KernelTime[];
   /** Zeroes the totals (e.g. after warm-up steps). */
   reset(): void;
   /** Restores the original kernels. */
@@ -36,11 +47,15 @@ export interface KernelTimer {
 }
 
 /** Wraps every kernel of `backendName` (default: the active backend) with a timer. */
-export function installKernelTimer(backendName = tf.getBackend()): KernelTimer {
+export function installKernelTimer(
+  backendName = tf.getBackend(),
+  opts: KernelTimerOptions = {},
+): KernelTimer {
   if (backendName === "webgpu" || backendName === "webgl") {
     throw new Error(`kernel timing needs a synchronous backend, not ${backendName}`);
   }
   const table = new Map<string, KernelTime>();
+  const detailTable = new Map<string, KernelTime>();
   const originals = tf.getKernelsForBackend(backendName);
   // Time of nested kernel calls, subtracted from their caller.
   const stack: number[] = [];
@@ -62,6 +77,14 @@ export function installKernelTimer(backendName = tf.getBackend()): KernelTimer {
           const nested = stack.pop()!;
           entry.calls++;
           entry.ms += dt - nested;
+          const key = opts.detail?.(name, args.inputs, args.attrs);
+          if (key !== undefined) {
+            const k = `${name} ${key}`;
+            let d = detailTable.get(k);
+            if (!d) detailTable.set(k, d = { kernel: k, calls: 0, ms: 0 });
+            d.calls++;
+            d.ms += dt - nested;
+          }
           if (stack.length > 0) stack[stack.length - 1] += dt;
         }
       },
@@ -69,8 +92,10 @@ export function installKernelTimer(backendName = tf.getBackend()): KernelTimer {
   }
   return {
     totals: () => [...table.values()].filter((e) => e.calls > 0).sort((a, b) => b.ms - a.ms),
+    details: () => [...detailTable.values()].sort((a, b) => b.ms - a.ms),
     reset: () => {
       for (const e of table.values()) e.calls = e.ms = 0;
+      detailTable.clear();
     },
     uninstall: () => {
       for (const cfg of originals) {
