@@ -211,6 +211,36 @@ export async function exportT5Weights(model: T5Model): Promise<Map<string, Float
 // Building blocks. Exported for generate.ts (the key/value-cached decoder reuses them).
 // ---------------------------------------------------------------------------------------------
 
+/**
+ * Row lookup `table[ids]` (ids of any shape → ids.shape + [cols]) with `tf.gather`, whose
+ * gradient is a scatter-add into the table's rows. tfjs's own gather gradient calls
+ * `UnsortedSegmentSum`, which the cpu backend runs as one masked sum per table row (32128 of them
+ * for an embedding: minutes per step); `tf.scatterND` (duplicates summed, on every backend) does
+ * the same sum in one pass over the looked-up rows.
+ */
+export function gatherRows(table: tf.Tensor2D, ids: tf.Tensor): tf.Tensor {
+  const lookup = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [t, i, save] = args as [tf.Tensor, tf.Tensor, tf.GradSaveFunc];
+    save([i]);
+    return {
+      value: tf.gather(t, i),
+      gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
+        const [V, D] = table.shape;
+        const idx = saved[0];
+        const n = idx.size;
+        const g = tf.scatterND(idx.reshape([n, 1]), (dy as tf.Tensor).reshape([n, D]), [V, D]);
+        return [g, tf.zerosLike(idx)];
+      },
+    };
+  });
+  return lookup(table, ids);
+}
+
+/** Token embeddings (B, L) → (B, L, D): a row lookup in `shared.weight`. */
+export function embed(model: T5Model, ids: tf.Tensor2D): tf.Tensor3D {
+  return gatherRows(model.param("shared.weight") as tf.Tensor as tf.Tensor2D, ids.toInt()) as tf.Tensor3D;
+}
+
 /** RMS layer norm: x · rsqrt(mean(x²) + eps) · w. No mean subtraction, no bias. */
 export function rmsNorm(x: tf.Tensor3D, weight: tf.Tensor, eps: number): tf.Tensor3D {
   const variance = x.square().mean(-1, true); // (B, L, 1)
@@ -426,36 +456,6 @@ export function residual(
   let y = branch(normed);
   if (model.hooks.sublayerOutput) y = model.hooks.sublayerOutput(name, y);
   return h.add(dropout(model, y, training));
-}
-
-/**
- * Row lookup `table[ids]` (ids of any shape → ids.shape + [cols]) with `tf.gather`, whose
- * gradient is a scatter-add into the table's rows. tfjs's own gather gradient calls
- * `UnsortedSegmentSum`, which the cpu backend runs as one masked sum per table row (32128 of them
- * for an embedding: minutes per step); `tf.scatterND` (duplicates summed, on every backend) does
- * the same sum in one pass over the looked-up rows.
- */
-export function gatherRows(table: tf.Tensor2D, ids: tf.Tensor): tf.Tensor {
-  const lookup = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-    const [t, i, save] = args as [tf.Tensor, tf.Tensor, tf.GradSaveFunc];
-    save([i]);
-    return {
-      value: tf.gather(t, i),
-      gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
-        const [V, D] = table.shape;
-        const idx = saved[0];
-        const n = idx.size;
-        const g = tf.scatterND(idx.reshape([n, 1]), (dy as tf.Tensor).reshape([n, D]), [V, D]);
-        return [g, tf.zerosLike(idx)];
-      },
-    };
-  });
-  return lookup(table, ids);
-}
-
-/** Token embeddings (B, L) → (B, L, D): a row lookup in `shared.weight`. */
-export function embed(model: T5Model, ids: tf.Tensor2D): tf.Tensor3D {
-  return gatherRows(model.param("shared.weight") as tf.Tensor as tf.Tensor2D, ids.toInt()) as tf.Tensor3D;
 }
 
 /** Decoder output (B, T, D) → logits (B, T, V); a tied head first rescales by D^-½. */
