@@ -48,7 +48,7 @@ export function progressBar(label: string, total: number, opts: ProgressOptions 
   const unit = opts.unit ?? "it";
   const every = opts.every ?? 10;
   const start = now();
-  let count = 0, lastPrint = -Infinity, lastStatus = "";
+  let count = 0, lastPrint = -Infinity, lastStatus = "", printedAt = -1;
   const line = () => {
     const el = now() - start;
     const rate = count / Math.max(el, 1e-9);
@@ -67,12 +67,14 @@ export function progressBar(label: string, total: number, opts: ProgressOptions 
       if (tty) write(`\r${line()}\x1b[K`);
       else if (t - lastPrint >= every || count >= total) {
         lastPrint = t;
+        printedAt = count;
         write(line() + "\n");
       }
     },
     done(status) {
       if (status !== undefined) lastStatus = status;
-      write(tty ? `\r${line()}\x1b[K\n` : line() + "\n");
+      if (tty) write(`\r${line()}\x1b[K\n`);
+      else if (printedAt !== count || status !== undefined) write(line() + "\n"); // no repeat of the last line
     },
   };
 }

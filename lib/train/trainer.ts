@@ -1,0 +1,375 @@
+/**
+ * The training loop shared by every method: epochs of shuffled batches, one sparse step each
+ * (method hook → forward/backward → mask → clip → Adafactor with linear decay), a progress line,
+ * JSON-lines logs, periodic atomic checkpoints and exact resumption.
+ *
+ * Reproducibility: the order of examples in epoch e is a pure function of (seed, e) (Python's
+ * `random` shuffle seeded with `seed·100003 + e`), and dropout is reseeded from (seed, step) at
+ * every step, so the same seed, data and backend give identical numbers, and a resumed run
+ * continues exactly where the killed one was. (Hugging Face's `Trainer` draws its order from
+ * torch's generator, which cannot be reproduced here; the order is equally uniform.)
+ *
+ * Checkpoints: `runDir/checkpoint-<step>/` holds the weights (safetensors), the optimizer state,
+ * the method's mask and the loop state. It is written under a temporary name and renamed into
+ * place, so a kill at any moment leaves either the previous checkpoint or the new one, never a
+ * torn one.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import { readSafetensors, writeSafetensorsFile } from "../checkpoint/safetensors.ts";
+import { PythonRandom } from "../data/python_random.ts";
+import type { ParamMask } from "../methods/mask.ts";
+import { SparseMask } from "../methods/mask.ts";
+import { sparseTrainStep } from "../methods/step.ts";
+import type { MethodContext, SparseMethod, TrainableModel } from "../methods/types.ts";
+import { Adafactor, type AdafactorConfig, type AdafactorStateDump } from "../optim/adafactor.ts";
+import { chunk } from "./features.ts";
+import { type Progress, progressBar, silentProgress } from "./progress.ts";
+
+/** Settings of one training run; defaults are FISH-DIP's. */
+export interface TrainConfig {
+  /** Passes over the training set (the reference scripts use 100–1250). */
+  epochs: number;
+  /** Effective batch size (FISH-DIP: 8 per device × 4 GPUs = 32). */
+  batchSize: number;
+  /** Stop after this many optimizer steps (also the schedule's length). Default: epochs × batches. */
+  maxSteps?: number;
+  /** Seed of the data order and dropout. */
+  seed: number;
+  /** Peak learning rate of the linear decay (FISH-DIP: Adafactor at 1e-2). */
+  lr?: number;
+  /** Global gradient-norm clip (Hugging Face's `max_grad_norm`, 1.0). */
+  maxGradNorm?: number;
+  /** Other Adafactor settings (defaults: FISH-DIP's). */
+  adafactor?: Partial<AdafactorConfig>;
+  /** Folder for `log.jsonl` and checkpoints; none: nothing is written. */
+  runDir?: string;
+  /** Write a checkpoint every this many steps (and at the end). 0: only at the end. Default 0. */
+  checkpointEvery?: number;
+  /** Continue from the newest checkpoint in `runDir`, if any. */
+  resume?: boolean;
+  /** Keep this many newest checkpoints (default 1). */
+  keepCheckpoints?: number;
+}
+
+/** One line of `log.jsonl`. */
+export type LogRecord =
+  | { kind: "step"; step: number; epoch: number; loss: number; lr: number; gradNorm: number; ms: number }
+  | {
+    kind: "mask";
+    step: number;
+    kept: number;
+    /** Selected entries per parameter (only non-zero counts). */
+    perParam: Record<string, number>;
+    ms: number;
+  }
+  | { kind: "resume"; step: number }
+  | { kind: "end"; steps: number; trainSeconds: number; maskSeconds: number };
+
+/** What a finished run reports. */
+export interface TrainResult {
+  steps: number;
+  /** Loss of every step run in this process (a resumed run starts after its checkpoint). */
+  losses: { step: number; loss: number }[];
+  /** Seconds spent in training steps, of which in mask computations. */
+  trainSeconds: number;
+  maskSeconds: number;
+  /** Every mask in force during the run: the step it took effect and its per-parameter counts. */
+  masks: { step: number; perParam: Record<string, number> }[];
+}
+
+/** What the loop trains. */
+export interface TrainArgs<E, B> {
+  model: TrainableModel<B>;
+  method: SparseMethod<E, B>;
+  examples: readonly E[];
+  collate: (examples: readonly E[]) => B;
+  config: TrainConfig;
+  /** Progress display; default a progress bar on stderr. */
+  progress?: Progress | false;
+  /** Called after every step (for notebooks and custom logging). */
+  onStep?: (r: { step: number; loss: number; lr: number; refreshed: boolean }) => void;
+  /** Stops the loop after the step in progress (for tests of interruption). */
+  signal?: AbortSignal;
+  /**
+   * Reseeds the model's dropout; called before every step with a seed derived from (seed, step),
+   * so that a resumed run draws the same dropout masks as an uninterrupted one.
+   */
+  reseed?: (seed: number) => void;
+}
+
+/** The per-epoch example order: a shuffle seeded by (seed, epoch), as Python's `random` does it. */
+export function epochOrder(n: number, seed: number, epoch: number): number[] {
+  const order = Array.from({ length: n }, (_, i) => i);
+  new PythonRandom(seed * 100003 + epoch).shuffle(order);
+  return order;
+}
+
+/** Total optimizer steps of a run. */
+export function totalSteps(numExamples: number, cfg: TrainConfig): number {
+  const perEpoch = Math.ceil(numExamples / cfg.batchSize);
+  const all = perEpoch * cfg.epochs;
+  return cfg.maxSteps !== undefined ? Math.min(cfg.maxSteps, all) : all;
+}
+
+/** Per-parameter counts of a mask (non-zero only), for logs and the mask-movement figure. */
+export function maskCounts(mask: SparseMask | null): Record<string, number> {
+  const out: Record<string, number> = {};
+  if (!mask) return out;
+  for (const [name, m] of mask.params) if (m.kept.length > 0) out[name] = m.kept.length;
+  return out;
+}
+
+interface LoopState {
+  step: number;
+  seed: number;
+  total: number;
+  masks: { step: number; perParam: Record<string, number> }[];
+}
+
+/** Methods that can take a saved mask back instead of recomputing it. */
+interface RestorableMethod {
+  restoreMask(mask: SparseMask | null): void;
+}
+
+function isRestorable(m: unknown): m is RestorableMethod {
+  return typeof (m as RestorableMethod).restoreMask === "function";
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The newest complete checkpoint folder in `runDir`, if any. */
+export async function latestCheckpoint(runDir: string): Promise<string | undefined> {
+  if (!(await exists(runDir))) return undefined;
+  let best: { step: number; path: string } | undefined;
+  for await (const e of Deno.readDir(runDir)) {
+    const m = /^checkpoint-(\d+)$/.exec(e.name);
+    if (!m || !e.isDirectory) continue;
+    const path = `${runDir}/${e.name}`;
+    if (!(await exists(`${path}/state.json`))) continue; // written last: its absence means torn
+    const step = Number(m[1]);
+    if (!best || step > best.step) best = { step, path };
+  }
+  return best?.path;
+}
+
+async function saveCheckpoint(
+  runDir: string,
+  params: Map<string, tf.Variable>,
+  optimizer: Adafactor,
+  mask: SparseMask | null,
+  state: LoopState,
+  keep: number,
+): Promise<string> {
+  const final = `${runDir}/checkpoint-${state.step}`;
+  const tmp = `${runDir}/.checkpoint-${state.step}.tmp-${Deno.pid}`;
+  await Deno.remove(tmp, { recursive: true }).catch(() => {});
+  await Deno.mkdir(tmp, { recursive: true });
+  const weights = new Map<string, { dtype: "F32"; shape: number[]; data: Float32Array }>();
+  for (const [name, v] of params) {
+    weights.set(name, { dtype: "F32", shape: [...v.shape], data: (await v.data()) as Float32Array });
+  }
+  await writeSafetensorsFile(`${tmp}/model.safetensors`, weights);
+  const opt = await optimizer.saveState();
+  const optTensors = new Map<string, { dtype: "F32"; shape: number[]; data: Float32Array }>();
+  const optMeta: Record<string, { step: number; shape: number[] }> = {};
+  for (const [name, s] of Object.entries(opt.params)) {
+    optMeta[name] = { step: s.step, shape: s.shape };
+    for (const key of ["exp_avg_sq_row", "exp_avg_sq_col", "exp_avg_sq", "exp_avg"] as const) {
+      const a = s[key];
+      if (a) optTensors.set(`${name}/${key}`, { dtype: "F32", shape: [a.length], data: a });
+    }
+  }
+  await writeSafetensorsFile(`${tmp}/optimizer.safetensors`, optTensors, {
+    config: JSON.stringify(opt.config),
+    params: JSON.stringify(optMeta),
+  });
+  if (mask) {
+    const m = new Map<string, { dtype: "I32"; shape: number[]; data: Int32Array }>();
+    for (const [name, p] of mask.params) m.set(name, { dtype: "I32", shape: [p.kept.length], data: p.kept });
+    await writeSafetensorsFile(`${tmp}/mask.safetensors`, m);
+  }
+  // state.json last: a folder without it is incomplete and ignored on resume.
+  await Deno.writeTextFile(`${tmp}/state.json`, JSON.stringify({ ...state, hasMask: mask !== null }));
+  await Deno.remove(final, { recursive: true }).catch(() => {});
+  await Deno.rename(tmp, final);
+  // Prune older checkpoints, newest `keep` kept.
+  const steps: number[] = [];
+  for await (const e of Deno.readDir(runDir)) {
+    const m = /^checkpoint-(\d+)$/.exec(e.name);
+    if (m) steps.push(Number(m[1]));
+  }
+  steps.sort((a, b) => b - a);
+  for (const s of steps.slice(Math.max(1, keep))) {
+    await Deno.remove(`${runDir}/checkpoint-${s}`, { recursive: true }).catch(() => {});
+  }
+  return final;
+}
+
+async function loadCheckpointInto(
+  path: string,
+  params: Map<string, tf.Variable>,
+  optimizer: Adafactor,
+): Promise<{ state: LoopState; mask: SparseMask | null }> {
+  const state = JSON.parse(await Deno.readTextFile(`${path}/state.json`)) as LoopState & { hasMask: boolean };
+  const weights = await readSafetensors(`${path}/model.safetensors`);
+  for (const [name, v] of params) {
+    const t = weights.tensors.get(name);
+    if (!t) throw new Error(`${path}/model.safetensors: missing tensor "${name}"`);
+    v.assign(tf.tensor(t.data as Float32Array, v.shape, "float32"));
+  }
+  const opt = await readSafetensors(`${path}/optimizer.safetensors`);
+  const meta = JSON.parse(opt.metadata.params) as Record<string, { step: number; shape: number[] }>;
+  const dump: AdafactorStateDump = {
+    format: "fishdip-adafactor-v1",
+    config: JSON.parse(opt.metadata.config),
+    params: {},
+  };
+  for (const [name, m] of Object.entries(meta)) {
+    const entry: AdafactorStateDump["params"][string] = { step: m.step, shape: m.shape };
+    for (const key of ["exp_avg_sq_row", "exp_avg_sq_col", "exp_avg_sq", "exp_avg"] as const) {
+      const t = opt.tensors.get(`${name}/${key}`);
+      if (t) entry[key] = t.data as Float32Array;
+    }
+    dump.params[name] = entry;
+  }
+  optimizer.loadState(dump);
+  let mask: SparseMask | null = null;
+  if (state.hasMask) {
+    const m = await readSafetensors(`${path}/mask.safetensors`);
+    const pm = new Map<string, ParamMask>();
+    for (const [name, v] of params) {
+      const t = m.tensors.get(name);
+      const size = v.size;
+      pm.set(name, { shape: [...v.shape], size, kept: t ? (t.data as Int32Array) : new Int32Array(0) });
+    }
+    mask = new SparseMask(pm);
+  }
+  return { state, mask };
+}
+
+/**
+ * Trains `model` on `examples` with `method` (see the module notes). Resumes from the newest
+ * checkpoint of `config.runDir` when `config.resume` is set.
+ */
+export async function train<E, B>(args: TrainArgs<E, B>): Promise<TrainResult> {
+  const { model, method, examples, config } = args;
+  if (examples.length === 0) throw new Error("train: the training set is empty");
+  const params = model.parameters();
+  const optimizer = new Adafactor(params, { ...(config.adafactor ?? {}), lr: config.lr ?? 1e-2 });
+  const ctx: MethodContext<E, B> = {
+    model,
+    data: { examples, collate: args.collate },
+    trainBatchSize: config.batchSize,
+  };
+  const total = totalSteps(examples.length, config);
+  const perEpoch = Math.ceil(examples.length / config.batchSize);
+  const runDir = config.runDir;
+  if (runDir) await Deno.mkdir(runDir, { recursive: true });
+  const log = runDir ? await Deno.open(`${runDir}/log.jsonl`, { create: true, append: true }) : undefined;
+  const enc = new TextEncoder();
+  const write = async (r: LogRecord) => {
+    if (log) await log.write(enc.encode(JSON.stringify(r) + "\n"));
+  };
+
+  let state: LoopState = { step: 0, seed: config.seed, total, masks: [] };
+  let resumed = false;
+  if (config.resume && runDir) {
+    const ckpt = await latestCheckpoint(runDir);
+    if (ckpt) {
+      const loaded = await loadCheckpointInto(ckpt, params, optimizer);
+      if (loaded.state.seed !== config.seed || loaded.state.total !== total) {
+        throw new Error(
+          `${ckpt}: saved with seed ${loaded.state.seed} and ${loaded.state.total} steps, ` +
+            `but this run has seed ${config.seed} and ${total} steps; use another --run-dir`,
+        );
+      }
+      if (loaded.mask !== null || method.mask !== null) {
+        if (!isRestorable(method)) {
+          throw new Error(`method "${method.name}" cannot be resumed from a checkpoint`);
+        }
+        method.restoreMask(loaded.mask);
+      }
+      state = loaded.state;
+      resumed = true;
+      await write({ kind: "resume", step: state.step });
+    }
+  }
+
+  const progress = args.progress === false
+    ? silentProgress
+    : args.progress ?? progressBar(`train ${method.name}`, total, { unit: "steps" });
+  if (resumed) progress.advance(state.step);
+  const losses: TrainResult["losses"] = [];
+  let trainSeconds = 0, maskSeconds = 0;
+  const recordMask = async (step: number, ms: number) => {
+    const perParam = maskCounts(method.mask);
+    state.masks.push({ step, perParam });
+    await write({ kind: "mask", step, kept: method.mask?.keptCount ?? 0, perParam, ms });
+  };
+
+  try {
+    if (!resumed) {
+      args.reseed?.(config.seed * 1_000_003);
+      const t0 = performance.now();
+      await method.prepare(ctx);
+      const ms = performance.now() - t0;
+      maskSeconds += ms / 1000;
+      trainSeconds += ms / 1000;
+      await recordMask(0, ms);
+    }
+    const every = config.checkpointEvery ?? 0;
+    while (state.step < total) {
+      const epoch = Math.floor(state.step / perEpoch);
+      const inEpoch = state.step % perEpoch;
+      const batchIdx = chunk(epochOrder(examples.length, config.seed, epoch), config.batchSize)[inEpoch];
+      const batch = args.collate(batchIdx.map((i) => examples[i]));
+      const step = state.step + 1;
+      args.reseed?.(config.seed * 1_000_003 + step);
+      const t0 = performance.now();
+      const r = await sparseTrainStep({
+        step,
+        totalSteps: total,
+        batch,
+        ctx,
+        method,
+        optimizer,
+        baseLr: config.lr ?? 1e-2,
+        maxGradNorm: config.maxGradNorm ?? 1.0,
+      });
+      const ms = performance.now() - t0;
+      trainSeconds += ms / 1000;
+      state.step = step;
+      losses.push({ step, loss: r.loss });
+      if (r.refreshed) {
+        const last = (method as { history?: { ms: number }[] }).history?.at(-1)?.ms ?? 0;
+        maskSeconds += last / 1000;
+        await recordMask(step, last);
+      }
+      await write({ kind: "step", step, epoch, loss: r.loss, lr: r.lr, gradNorm: r.gradNorm, ms });
+      progress.advance(1, `loss ${r.loss.toFixed(4)}`);
+      args.onStep?.({ step, loss: r.loss, lr: r.lr, refreshed: r.refreshed });
+      if (runDir && every > 0 && step % every === 0 && step < total) {
+        await saveCheckpoint(runDir, params, optimizer, method.mask, state, config.keepCheckpoints ?? 1);
+      }
+      if (args.signal?.aborted) break;
+    }
+    if (runDir && state.step === total) {
+      await saveCheckpoint(runDir, params, optimizer, method.mask, state, config.keepCheckpoints ?? 1);
+    }
+    progress.done();
+    await write({ kind: "end", steps: state.step, trainSeconds, maskSeconds });
+  } finally {
+    optimizer.dispose();
+    log?.close();
+  }
+  return { steps: state.step, losses, trainSeconds, maskSeconds, masks: state.masks };
+}

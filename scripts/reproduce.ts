@@ -1,0 +1,42 @@
+/**
+ * `deno task reproduce [--preset P] [--only TABLE] [--shard i/N] [--backend B] ...`
+ *
+ * Runs the paper's tables as an experiment grid headless: every cell not yet in the results
+ * store is trained and evaluated (see lib/train/run_cell.ts), then the tables (CSV, Markdown),
+ * figures (SVG, PNG) and the manifest are written under results/. An interrupted run continues
+ * where it stopped; shards split the grid across machines.
+ */
+import { BACKEND_NAMES, initBackend, parseBackendName } from "../lib/backend/mod.ts";
+import { parseReproduceArgs, REPRODUCE_USAGE, runGrid } from "../lib/experiments/runner.ts";
+import { runCell } from "../lib/train/run_cell.ts";
+
+function takeBackend(args: string[]): { backend?: string; rest: string[] } {
+  const rest: string[] = [];
+  let backend: string | undefined;
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (a === "--backend") backend = args[++i];
+    else if (a.startsWith("--backend=")) backend = a.slice("--backend=".length);
+    else rest.push(a);
+  }
+  return { backend, rest };
+}
+
+const { backend, rest } = takeBackend(Deno.args);
+let args;
+try {
+  args = parseReproduceArgs(rest);
+} catch (e) {
+  console.error(
+    `${(e as Error).message}\n\n${REPRODUCE_USAGE}\n  --backend B       ${BACKEND_NAMES.join(" | ")}`,
+  );
+  Deno.exit(2);
+}
+if (args.help) {
+  console.log(
+    `${REPRODUCE_USAGE}\n  --backend B       ${BACKEND_NAMES.join(" | ")} (default auto, or $TF_BACKEND)`,
+  );
+  Deno.exit(0);
+}
+const info = await initBackend(backend ? parseBackendName(backend) : undefined);
+await runGrid((cell, ctx) => runCell(cell, ctx), { ...args, backend: info.backend });
