@@ -52,6 +52,12 @@ export interface FishDipConfig {
   maxSamples: number;
   /** Scoring-pass batch size; default (null) 2 × the training batch size, as the code. */
   scoreBatchSize: number | null;
+  /**
+   * Batch size in n's formula (n counts *batches*); default (null) the context's training batch
+   * size. Set 32 (FISH-DIP's 8 per GPU × 4 GPUs) to keep the reference's n while training with a
+   * smaller batch.
+   */
+  nBatchSize: number | null;
   /** Fisher accumulation: "square" (`--method square`, the scripts' choice) or "absolute". */
   gradType: "square" | "absolute";
   /** Dropout during the initial mask's passes. Reference: false (eval mode after loading). */
@@ -69,6 +75,7 @@ export const FISHDIP_DEFAULTS: Readonly<FishDipConfig> = Object.freeze({
   minSamples: 3,
   maxSamples: 25,
   scoreBatchSize: null,
+  nBatchSize: null,
   gradType: "square",
   initialTraining: false,
   refreshTraining: true,
@@ -211,7 +218,7 @@ export class FishDip<E = unknown, B = unknown> implements SparseMethod<E, B> {
     const t0 = performance.now();
     const c = this.config;
     const { model, data } = ctx;
-    const n = numFisherSamples(data.examples.length, ctx.trainBatchSize, c);
+    const n = numFisherSamples(data.examples.length, c.nBatchSize ?? ctx.trainBatchSize, c);
     const losses = await scoreExamples(model, data, c.scoreBatchSize ?? 2 * ctx.trainBatchSize, { training });
     const selected = topLossIndices(losses, n);
     const fisher = await accumulateFisher(model, data, selected, { training, gradType: c.gradType });
