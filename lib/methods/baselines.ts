@@ -21,6 +21,11 @@ export class FullFinetuning<E = unknown, B = unknown> implements SparseMethod<E,
     return Promise.resolve(false);
   }
   maskGradients(_grads: Map<string, tf.Tensor>): void {}
+  restoreMask(mask: SparseMask | null): void {
+    if (mask !== null) {
+      throw new Error("FullFinetuning: a checkpoint with a mask does not belong to full fine-tuning");
+    }
+  }
   dispose(): void {}
 }
 
@@ -96,6 +101,10 @@ export class FixedFish<E = unknown, B = unknown> implements SparseMethod<E, B> {
     if (!this.current) throw new Error("FixedFish: maskGradients before prepare()");
     this.current.apply(grads);
   }
+  restoreMask(mask: SparseMask | null): void {
+    this.current?.dispose();
+    this.current = mask;
+  }
   dispose(): void {
     this.current?.dispose();
   }
@@ -141,6 +150,10 @@ export class RandomMaskMethod<E = unknown, B = unknown> implements SparseMethod<
   maskGradients(grads: Map<string, tf.Tensor>): void {
     if (!this.current) throw new Error("RandomMaskMethod: maskGradients before prepare()");
     this.current.apply(grads);
+  }
+  restoreMask(mask: SparseMask | null): void {
+    this.current?.dispose();
+    this.current = mask;
   }
   dispose(): void {
     this.current?.dispose();

@@ -273,6 +273,10 @@ export class FishDip<E = unknown, B = unknown> implements SparseMethod<E, B> {
     for (const h of state.history) this.history.push({ ...h, losses: new Float32Array(0) });
   }
 
+  restoreMask(mask: SparseMask | null): void {
+    this.replace(mask);
+  }
+
   private replace(mask: SparseMask | null): void {
     this.current?.dispose();
     this.current = mask;

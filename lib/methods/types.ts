@@ -70,6 +70,11 @@ export interface SparseMethod<E = unknown, B = unknown> {
   beforeStep(step: number, ctx: MethodContext<E, B>): Promise<boolean>;
   /** Masks the gradients in place (replacing and disposing the map's tensors). */
   maskGradients(grads: Map<string, tf.Tensor>): void;
+  /**
+   * Takes back the mask of a checkpoint instead of computing one in {@link prepare} (resuming a
+   * killed run at the step it was saved). The method owns the mask afterwards.
+   */
+  restoreMask(mask: SparseMask | null): void;
   /** Frees the method's backend tensors. */
   dispose(): void;
 }

@@ -128,15 +128,6 @@ interface LoopState {
   masks: { step: number; perParam: Record<string, number> }[];
 }
 
-/** Methods that can take a saved mask back instead of recomputing it. */
-interface RestorableMethod {
-  restoreMask(mask: SparseMask | null): void;
-}
-
-function isRestorable(m: unknown): m is RestorableMethod {
-  return typeof (m as RestorableMethod).restoreMask === "function";
-}
-
 async function exists(path: string): Promise<boolean> {
   try {
     await Deno.stat(path);
@@ -292,12 +283,7 @@ export async function train<E, B>(args: TrainArgs<E, B>): Promise<TrainResult> {
             `but this run has seed ${config.seed} and ${total} steps; use another --run-dir`,
         );
       }
-      if (loaded.mask !== null || method.mask !== null) {
-        if (!isRestorable(method)) {
-          throw new Error(`method "${method.name}" cannot be resumed from a checkpoint`);
-        }
-        method.restoreMask(loaded.mask);
-      }
+      method.restoreMask(loaded.mask);
       state = loaded.state;
       resumed = true;
       await write({ kind: "resume", step: state.step });
