@@ -21,6 +21,7 @@ import {
   linear,
   lmHead,
   mergeHeads,
+  padKeys,
   positionBias,
   residual,
   rmsNorm,
@@ -29,6 +30,7 @@ import {
   type T5LossOptions,
   type T5Model,
   t5PerExampleLoss,
+  withPrefix,
 } from "./model.ts";
 
 /** Right-pads ragged rows with `padId`; returns the ids and the 0/1 mask. */
@@ -96,14 +98,29 @@ export async function t5Generate(
     const idsT = tf.tensor2d(ids, undefined, "int32");
     const maskT = tf.tensor2d(mask, undefined, "float32");
     const hidden = encode(model, idsT, maskT).last; // (B, S, D)
-    const crossK: tf.Tensor4D[] = [], crossV: tf.Tensor4D[] = [];
+    const crossK: tf.Tensor4D[] = [], crossV: tf.Tensor4D[] = [], crossBias: tf.Tensor4D[] = [];
+    const crossMask = additiveMask(maskT, -1e9); // (B, 1, 1, S)
     for (let i = 0; i < L; i++) {
       const p = `decoder.block.${i}.layer.1.EncDecAttention`;
-      crossK.push(splitHeads(linear(model, `${p}.k`, hidden), H));
-      crossV.push(splitHeads(linear(model, `${p}.v`, hidden), H));
+      const kv = withPrefix(
+        model,
+        p,
+        splitHeads(linear(model, `${p}.k`, hidden), H),
+        splitHeads(linear(model, `${p}.v`, hidden), H),
+        crossMask,
+      );
+      crossK.push(kv.k);
+      crossV.push(kv.v);
+      crossBias.push(kv.bias);
     }
-    return { crossK, crossV, crossBias: additiveMask(maskT, -1e9) }; // bias (B, 1, 1, S)
+    return { crossK, crossV, crossBias };
   });
+  // Self-attention prefixes (prefix tuning) sit at the front of each layer's cache.
+  const selfPrefix = Array.from({ length: L }, (_, i) =>
+    tf.tidy(() => {
+      const pre = model.hooks.attentionPrefix?.(`decoder.block.${i}.layer.0.SelfAttention`, B);
+      return pre ? pre.k.shape[2] : 0;
+    }));
 
   const sequences = Array.from({ length: B }, () => [c.decoder_start_token_id]);
   const unfinished = new Array(B).fill(true);
@@ -124,18 +141,20 @@ export async function t5Generate(
             let k = splitHeads(linear(model, `${p}.k`, x), H);
             let v = splitHeads(linear(model, `${p}.v`, x), H);
             if (step > 0) {
-              k = tf.concat([cacheK[i], k], 2); // (B, H, step+1, dk)
+              k = tf.concat([cacheK[i], k], 2); // (B, H, P+step+1, dk)
               v = tf.concat([cacheV[i], v], 2);
+            } else {
+              ({ k, v } = withPrefix(model, p, k, v, selfBias)); // the cache starts with the prefix
             }
             newK.push(k);
             newV.push(v);
-            return linear(model, `${p}.o`, mergeHeads(attend(model, q, k, v, selfBias, false).out));
+            const bias = padKeys(selfBias, selfPrefix[i]);
+            return linear(model, `${p}.o`, mergeHeads(attend(model, q, k, v, bias, false).out));
           }, false);
           h = residual(model, `${b}.layer.1`, h, (x) => {
             const p = `${b}.layer.1.EncDecAttention`;
             const q = splitHeads(linear(model, `${p}.q`, x), H);
-            const out =
-              attend(model, q, enc.crossK[i], enc.crossV[i], enc.crossBias as tf.Tensor4D, false).out;
+            const out = attend(model, q, enc.crossK[i], enc.crossV[i], enc.crossBias[i], false).out;
             return linear(model, `${p}.o`, mergeHeads(out));
           }, false);
           h = residual(model, `${b}.layer.2`, h, (x) => feedForward(model, `${b}.layer.2`, x, false), false);
@@ -157,7 +176,7 @@ export async function t5Generate(
       if (!unfinished.some((u) => u)) break;
     }
   } finally {
-    tf.dispose([...cacheK, ...cacheV, ...enc.crossK, ...enc.crossV, enc.crossBias]);
+    tf.dispose([...cacheK, ...cacheV, ...enc.crossK, ...enc.crossV, ...enc.crossBias]);
   }
   return sequences;
 }

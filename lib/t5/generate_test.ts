@@ -143,3 +143,70 @@ Deno.test("generate: the key/value cache gives the uncached result, EOS stops ro
   console.log(`  ${stoppedRows} rows stopped at EOS; ${shortRuns} runs ended before max_length`);
   assert(stoppedRows > 0 && shortRuns > 0, "the seeds no longer exercise early stopping");
 });
+
+Deno.test("hooks (LoRA-style linear, adapter, attention prefix) act in the forward pass and the cached decoder alike", async () => {
+  await initBackend("cpu", { quiet: true });
+  const config = parseT5Config({
+    vocab_size: 6,
+    d_model: 16,
+    d_kv: 4,
+    num_heads: 2,
+    d_ff: 24,
+    num_layers: 2,
+    relative_attention_num_buckets: 8,
+    relative_attention_max_distance: 12,
+    tie_word_embeddings: false,
+    dropout_rate: 0,
+  });
+  const model = createT5(config, { seed: 7 });
+  const rows = [[3, 4, 5, 2, 1], [2, 1], [5, 5, 5, 5, 4, 3, 1]];
+  const ids = rows.map((r) => [...r, ...Array(7 - r.length).fill(0)]);
+  const mask = rows.map((r) => [...r.map(() => 1), ...Array(7 - r.length).fill(0)]);
+  const plain = await t5Generate(model, rows, { maxLength: 12 });
+  const lora = new Map<string, [tf.Tensor2D, tf.Tensor2D]>();
+  const prefixes = new Map<string, { k: tf.Tensor4D; v: tf.Tensor4D }>();
+  let seed = 100;
+  model.hooks = {
+    linear: (name, x, w) => {
+      if (!lora.has(name)) {
+        lora.set(
+          name,
+          tf.tidy(() =>
+            [
+              tf.keep(tf.randomNormal([w.shape[1], 2], 0, 0.5, "float32", seed++)),
+              tf.keep(tf.randomNormal([2, w.shape[0]], 0, 0.5, "float32", seed++)),
+            ] as [tf.Tensor2D, tf.Tensor2D]
+          ),
+        );
+      }
+      const [a, b] = lora.get(name)!;
+      return tf.matMul(x, w, false, true).add(x.matMul(a).matMul(b));
+    },
+    sublayerOutput: (_name, y) => y.mul(1.5),
+    attentionPrefix: (name) => {
+      if (!prefixes.has(name)) {
+        prefixes.set(
+          name,
+          tf.tidy(() => ({
+            k: tf.keep(tf.randomNormal([1, 2, 3, 4], 0, 1, "float32", seed++)),
+            v: tf.keep(tf.randomNormal([1, 2, 3, 4], 0, 1, "float32", seed++)),
+          })),
+        );
+      }
+      return prefixes.get(name);
+    },
+  };
+  try {
+    const hooked = await t5Generate(model, rows, { maxLength: 12 });
+    assertEquals(hooked, await naiveGreedy(model, ids, mask, 12));
+    assert(JSON.stringify(hooked) !== JSON.stringify(plain), "the hooks change the output");
+    const before = tf.memory().numTensors;
+    await t5Generate(model, rows, { maxLength: 12 });
+    assertEquals(tf.memory().numTensors, before, "no leaks with hooks");
+  } finally {
+    model.hooks = {};
+    tf.dispose([...lora.values()].flat());
+    tf.dispose([...prefixes.values()].flatMap((p) => [p.k, p.v]));
+    model.dispose();
+  }
+});

@@ -41,6 +41,11 @@ export interface T5Hooks {
   linear?: (name: string, x: tf.Tensor2D, weight: tf.Tensor2D) => tf.Tensor2D;
   /** Transforms a sublayer's branch output (B, L, D) before it is added to the residual stream. */
   sublayerOutput?: (name: string, y: tf.Tensor3D) => tf.Tensor3D;
+  /**
+   * Learned keys and values prepended in the attention module `name` (prefix tuning), each
+   * (B or 1, H, P, dk); `undefined` for none. Prefix positions get no position bias and no mask.
+   */
+  attentionPrefix?: (name: string, batch: number) => { k: tf.Tensor4D; v: tf.Tensor4D } | undefined;
 }
 
 let modelCounter = 0;
@@ -428,8 +433,36 @@ export function attention(
   const q = splitHeads(linear(model, `${prefix}.q`, x), H); // (B, H, Tq, dk)
   const k = splitHeads(linear(model, `${prefix}.k`, kv), H); // (B, H, Tk, dk)
   const v = splitHeads(linear(model, `${prefix}.v`, kv), H); // (B, H, Tk, dk)
-  const { out, probs } = attend(model, q, k, v, bias, training);
+  const p = withPrefix(model, prefix, k, v, bias);
+  const { out, probs } = attend(model, q, p.k, p.v, p.bias, training);
   return { out: linear(model, `${prefix}.o`, mergeHeads(out)), probs };
+}
+
+/**
+ * Applies the `attentionPrefix` hook of module `name`: keys/values (B, H, P + Tk, dk), and the
+ * bias with P leading zero columns. Unchanged when there is no hook or no prefix.
+ */
+export function withPrefix(
+  model: T5Model,
+  name: string,
+  k: tf.Tensor4D,
+  v: tf.Tensor4D,
+  bias: tf.Tensor4D,
+): { k: tf.Tensor4D; v: tf.Tensor4D; bias: tf.Tensor4D } {
+  const pre = model.hooks.attentionPrefix?.(name, k.shape[0]);
+  if (!pre) return { k, v, bias };
+  const [B, H, , dk] = k.shape;
+  const P = pre.k.shape[2];
+  return {
+    k: tf.concat([pre.k.broadcastTo([B, H, P, dk]), k], 2),
+    v: tf.concat([pre.v.broadcastTo([B, H, P, dk]), v], 2),
+    bias: padKeys(bias, P),
+  };
+}
+
+/** Adds `n` zero columns in front of the key axis of an additive bias (…, Tq, Tk). */
+export function padKeys(bias: tf.Tensor4D, n: number): tf.Tensor4D {
+  return n === 0 ? bias : tf.pad(bias, [[0, 0], [0, 0], [0, 0], [n, 0]]);
 }
 
 /** The feed-forward branch `DenseReluDense` of sublayer `prefix`: (B, L, D) → (B, L, D). */
