@@ -6,9 +6,9 @@
  * figures (SVG, PNG) and the manifest are written under results/. An interrupted run continues
  * where it stopped; shards split the grid across machines.
  */
-import { BACKEND_NAMES, initBackend, parseBackendName } from "../lib/backend/mod.ts";
-import { parseReproduceArgs, REPRODUCE_USAGE, runGrid } from "../lib/experiments/runner.ts";
-import { runCell } from "../lib/train/run_cell.ts";
+import { BACKEND_NAMES, parseBackendName } from "../lib/backend/mod.ts";
+import { parseReproduceArgs, REPRODUCE_USAGE } from "../lib/experiments/runner.ts";
+import { reproduce } from "../lib/train/reproduce.ts";
 
 function takeBackend(args: string[]): { backend?: string; rest: string[] } {
   const rest: string[] = [];
@@ -38,5 +38,10 @@ if (args.help) {
   );
   Deno.exit(0);
 }
-const info = await initBackend(backend ? parseBackendName(backend) : undefined);
-await runGrid((cell, ctx) => runCell(cell, ctx), { ...args, backend: info.backend });
+const summary = await reproduce({ ...args, backend: backend ? parseBackendName(backend) : undefined });
+if (summary.failed.length > 0) {
+  console.error(
+    `${summary.failed.length} cell(s) failed; they are retried on the next run (results/failures.jsonl)`,
+  );
+  Deno.exit(1);
+}

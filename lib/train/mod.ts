@@ -1,0 +1,14 @@
+/**
+ * Training and evaluation: features, the trainer loop with checkpoints and resume, greedy
+ * evaluation with TANL scoring, sparse deltas, backbones, and the experiment-cell runner.
+ *
+ * @module
+ */
+export * from "./features.ts";
+export * from "./progress.ts";
+export * from "./trainer.ts";
+export * from "./evaluate.ts";
+export * from "./delta.ts";
+export * from "./backbone.ts";
+export * from "./run_cell.ts";
+export * from "./reproduce.ts";
