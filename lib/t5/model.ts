@@ -721,21 +721,24 @@ export function crossEntropyRows(logits: tf.Tensor2D, labels: tf.Tensor1D): tf.T
     const [x, l, save] = args as [tf.Tensor2D, tf.Tensor1D, tf.GradSaveFunc];
     // Positions of the labels in the flattened (N·V) logits.
     const flatIds = tf.range(0, N, 1, "int32").mul(tf.scalar(V, "int32")).add(l);
-    const lse = tf.logSumExp(x, 1); // (N)
+    const max = x.max(1, true); // (N, 1)
+    const e = tf.exp(x.sub(max)); // (N, V), kept: the backward pass reuses it as the softmax
+    const total = e.sum(1, true); // (N, 1)
+    const lse = max.add(total.log()).reshape([N]); // logsumexp (N)
     const picked = tf.gather(x.reshape([N * V]), flatIds); // (N)
-    save([x, lse, flatIds]);
+    save([e, total, flatIds]);
     return {
       value: lse.sub(picked),
       gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
-        const [xs, lses, ids] = saved;
+        const [es, totals, ids] = saved;
         const d = (dy as tf.Tensor).reshape([N, 1]);
-        const probs = tf.exp(xs.sub(lses.reshape([N, 1]))); // softmax (N, V)
+        const probsTimesDy = es.mul(d.div(totals)); // softmax · dy, (N, V)
         // One-hot part as a scatter (tfjs-wasm 4.22's float32 oneHot writes integer bits).
         const hot = tf.scatterND(ids.reshape([N, 1]), (dy as tf.Tensor).reshape([N]), [N * V]).reshape([
           N,
           V,
         ]);
-        return [probs.mul(d).sub(hot), tf.zerosLike(ids.slice([0], [N]))];
+        return [probsTimesDy.sub(hot), tf.zerosLike(ids)];
       },
     };
   });
