@@ -28,6 +28,7 @@ export * from "./mask.ts";
 export * from "./fishdip.ts";
 export * from "./baselines.ts";
 export * from "./step.ts";
+export * from "./t5_adapter.ts";
 
 /** Configuration type of each registered method. */
 export interface MethodConfigs {
