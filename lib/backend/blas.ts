@@ -16,6 +16,12 @@
  * inputs, PReLU), they call the original wasm kernel. `initBackend("wasm")` turns the switch off,
  * so both variants can be compared within one process.
  *
+ * The same kernels also carry fixes for plain wasm (BLAS off), where tfjs-backend-wasm 4.22 is
+ * slow or wrong: transposed products (~1 GFLOP/s; now transposed explicitly first), batched
+ * products (~1 GFLOP/s; now one single-matrix product per batch entry on heap views), and
+ * `_FusedMatMul`'s bias with transposeB or a bias of shape [1] (wrong values; now added here).
+ * `FISHDIP_WASM_STOCK=1` restores tfjs's speed behaviour (not the wrong values) for comparisons.
+ *
  * Needs `--allow-ffi` (tests and tasks run with `-A`).
  *
  * @module

@@ -1,5 +1,19 @@
 /**
- * Choosing where the math runs: WebGPU on a GPU, WebAssembly (SIMD) or plain JavaScript on a CPU.
+ * Choosing where the math runs: WebGPU on a GPU, WebAssembly (SIMD) with or without native BLAS,
+ * or plain JavaScript on a CPU.
+ *
+ * | name | what runs | when `auto` picks it |
+ * |---|---|---|
+ * | `webgpu` | tfjs-backend-webgpu | a hardware WebGPU adapter exists |
+ * | `wasm+blas` | tfjs-backend-wasm, matrix products by `cblas_sgemm` over FFI (`blas.ts`) | no hardware GPU, a BLAS library loads |
+ * | `wasm` | tfjs-backend-wasm (with the fixes in `wasm_kernels.ts` and `blas.ts`) | otherwise |
+ * | `cpu` | tfjs-backend-cpu (slow; a reference) | never |
+ *
+ * Environment: `TF_BACKEND` (the default name), `FISHDIP_BLAS_LIB` (BLAS library path(s),
+ * `:`-separated; default Debian's `libopenblas.so.0` from `libopenblas0-pthread`, or Accelerate on
+ * macOS), `FISHDIP_BLAS_THREADS` (default: logical cores), `FISHDIP_WASM_STOCK=1` (tfjs's own
+ * wasm kernels for speed comparisons). `wasm+blas` needs `--allow-ffi`; without it, or without a
+ * library, it falls back to `wasm` and the report line says why.
  *
  * Nothing happens at import time: call {@link initBackend} once before building a model. Backend
  * packages are imported lazily, because importing `@tensorflow/tfjs-backend-webgpu` alone makes
@@ -81,8 +95,31 @@ interface GpuAdapterInfoLike {
   isFallbackAdapter?: boolean;
 }
 
+/**
+ * The Vulkan loader prints "XDG_RUNTIME_DIR is invalid or not set" twice on every adapter request
+ * when the variable is unset (CI, containers, cron). Points it at a private 0700 directory for
+ * this process, removed at exit. Harmless when it cannot (no env/write permission).
+ */
+function ensureXdgRuntimeDir(): void {
+  try {
+    const cur = Deno.env.get("XDG_RUNTIME_DIR");
+    if (cur && Deno.statSync(cur).isDirectory) return;
+    const dir = Deno.makeTempDirSync({ prefix: "fishdip-xdg-" }); // created 0700
+    Deno.chmodSync(dir, 0o700);
+    Deno.env.set("XDG_RUNTIME_DIR", dir);
+    globalThis.addEventListener("unload", () => {
+      try {
+        Deno.removeSync(dir, { recursive: true });
+      } catch { /* already gone */ }
+    });
+  } catch {
+    // No permission: the messages are noise, not errors.
+  }
+}
+
 /** Asks the runtime for a WebGPU adapter; undefined when WebGPU is absent. */
 export async function probeWebGpu(): Promise<{ description: string; fallback: boolean } | undefined> {
+  ensureXdgRuntimeDir();
   const gpu = (globalThis.navigator as unknown as { gpu?: { requestAdapter(): Promise<unknown> } })
     ?.gpu;
   if (!gpu) return undefined;
