@@ -28,6 +28,9 @@ export * from "./mask.ts";
 export * from "./fishdip.ts";
 export * from "./baselines.ts";
 export * from "./step.ts";
+// LoRA, adapters and prefix tuning change the model rather than the gradient: their own registry
+// (`PEFT_METHODS`, `applyPeft`), trained with the `full` method over their new parameters.
+export * from "./peft/mod.ts";
 export * from "./t5_adapter.ts";
 
 /** Configuration type of each registered method. */

@@ -15,7 +15,7 @@ import type { CellResult, RunContext } from "../experiments/runner.ts";
 import { type MaskSnapshot, maskSnapshots } from "../experiments/store.ts";
 import { formatRelationInput, rankRelationCandidates } from "../formats/mod.ts";
 import { fewShotScores } from "../metrics/mod.ts";
-import { createMethod } from "../methods/mod.ts";
+import { applyPeft, createMethod, type PeftConfig, type PeftModel } from "../methods/mod.ts";
 import { t5Trainable } from "../methods/t5_adapter.ts";
 import type { SparseMethod } from "../methods/types.ts";
 import { exportT5Weights, type T5Inputs, type T5Model } from "../t5/model.ts";
@@ -89,8 +89,31 @@ export function methodFor(cell: Cell): SparseMethod<Feature, T5Inputs> {
       }) as SparseMethod<Feature, T5Inputs>;
     case "random":
       return createMethod("random", { keepRatio: m.k, seed: cell.seed }) as SparseMethod<Feature, T5Inputs>;
+    case "lora":
+    case "adapter":
+    case "prefix":
+      // The PEFT methods change the model (see peftConfigFor); their new parameters all train.
+      return createMethod("full") as SparseMethod<Feature, T5Inputs>;
     default:
-      throw new Error(`method "${m.name}" is not implemented yet in this trainer`);
+      throw new Error(`method "${(m as { name: string }).name}" is not implemented in this trainer`);
+  }
+}
+
+/**
+ * The parameter-efficient configuration of a LoRA / adapter / prefix cell (the grid's
+ * hyperparameters over the method's published defaults, see `lib/methods/peft/`), else undefined.
+ */
+export function peftConfigFor(cell: Cell): PeftConfig | undefined {
+  const m = cell.method;
+  switch (m.name) {
+    case "lora":
+      return { name: "lora", rank: m.rank, alpha: m.alpha, targets: [...m.targets] };
+    case "adapter":
+      return { name: "adapter", bottleneck: m.bottleneck };
+    case "prefix":
+      return { name: "prefix", length: m.length };
+    default:
+      return undefined;
   }
 }
 
@@ -138,16 +161,21 @@ export async function runCell(
   });
   const { model, tokenizer } = backbone;
   const method = methodFor(cell);
+  let peft: PeftModel | undefined;
   try {
+    // LoRA / adapters / prefix: hooks on the frozen backbone, and only their parameters train.
+    const peftConfig = peftConfigFor(cell);
+    if (peftConfig) peft = applyPeft(model, peftConfig, { seed: cell.seed });
     const { examples, schema } = trainingExamples(cell, ctx);
     const features = buildFeatures(examples, schema, tokenizer, {
       maxInputLength: cell.maxInputLength,
       maxOutputLength: cell.maxOutputLength,
     });
-    ctx.log(`training on ${features.length} examples (${schema.name}), method ${method.name}`);
+    const what = peft ? `${peft.method} (${peft.parameterCount} new parameters, no mask)` : method.name;
+    ctx.log(`training on ${features.length} examples (${schema.name}), method ${what}`);
     const t0 = performance.now();
     const run = await train({
-      model: t5Trainable(model),
+      model: peft?.trainable ?? t5Trainable(model),
       method,
       examples: features,
       // Labels padded to the maximum output length: pads count in the loss, as in TANL.
@@ -196,10 +224,11 @@ export async function runCell(
       timings: { train: trainSeconds, eval: evalSeconds, mask: run.maskSeconds },
       steps: run.steps,
       losses: run.losses,
-      masks: method.mask === null && cell.method.name === "full" ? undefined : masks,
+      masks: method.mask === null && (cell.method.name === "full" || peft) ? undefined : masks,
       checkpoint,
     };
   } finally {
+    peft?.dispose(); // removes the hooks: a shared backbone is the base model again
     method.dispose();
     if (!opts.backbone) model.dispose();
   }
