@@ -180,7 +180,15 @@ export async function runCell(
       examples: features,
       // Labels padded to the maximum output length: pads count in the loss, as in TANL.
       collate: (fs) => collate(fs, { padLabelsTo: cell.maxOutputLength }),
-      config: { epochs: cell.epochs, batchSize: cell.batchSize, maxSteps: cell.maxSteps, seed: cell.seed },
+      config: {
+        epochs: cell.epochs,
+        batchSize: cell.batchSize,
+        maxSteps: cell.maxSteps,
+        seed: cell.seed,
+        // FISH-DIP's Adafactor, except where a PEFT method's zero-initialised parameters need
+        // unscaled steps (PEFT_METHODS[name].adafactor; see lib/methods/peft/mod.ts).
+        ...(peft ? { adafactor: { ...peft.adafactor } } : {}),
+      },
       progress: opts.quiet ? false : undefined,
       reseed: (s) => model.setDropoutSeed(s),
     });

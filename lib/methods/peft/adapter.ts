@@ -53,7 +53,8 @@ export const ADAPTER_DEFAULTS: Readonly<AdapterConfig> = Object.freeze({
 export const ADAPTER_SOURCE = "Houlsby et al. 2019 (arXiv:1902.00751); google-research/adapter-bert " +
   "feedforward_adapter (hidden_size=64, init_scale=1e-3, GELU, adapters after attention and FFN); " +
   "AdapterHub's Houlsby placement for T5 (no cross-attention adapter). Up-projection zero-initialised " +
-  "(exact identity at start). Houlsby train with Adam; here the trainer's Adafactor.";
+  "(exact identity at start). Houlsby train with Adam; here FISH-DIP's Adafactor, lr and schedule with " +
+  "scale_parameter off (see mod.ts).";
 
 /** The kind of sublayer `encoder|decoder.block.i.layer.j`. */
 export function sublayerSite(name: string): AdapterSite {

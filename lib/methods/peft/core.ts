@@ -12,6 +12,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { type T5Hooks, type T5Inputs, t5Loss, type T5Model, t5PerExampleLoss } from "../../t5/model.ts";
+import type { AdafactorConfig } from "../../optim/adafactor.ts";
 import type { ModeOptions, TrainableModel } from "../types.ts";
 
 /**
@@ -48,6 +49,8 @@ export interface PeftModel {
   readonly parameterCount: number;
   /** Number of values needed at inference (equal to `parameterCount` except for prefix tuning). */
   readonly inferenceParameterCount: number;
+  /** The method's changes to FISH-DIP's Adafactor: pass as the trainer's `config.adafactor`. */
+  readonly adafactor: Readonly<Partial<AdafactorConfig>>;
   /** Uninstalls the hooks: the model computes exactly the base model again. Idempotent. */
   remove(): void;
   /** {@link remove}, then frees the new variables. */
@@ -100,6 +103,7 @@ export function wrapPeft(
   layers: PeftLayers,
   state: PeftState,
   opts: WrapOptions = {},
+  adafactor: Readonly<Partial<AdafactorConfig>> = {},
 ): PeftModel {
   const ignorePadLabels = opts.ignorePadLabels ?? false;
   const kinds = Object.keys(layers.hooks) as (keyof T5Hooks)[];
@@ -156,6 +160,7 @@ export function wrapPeft(
     params,
     parameterCount: count,
     inferenceParameterCount: layers.inferenceParameterCount ?? count,
+    adafactor,
     remove,
     dispose: () => {
       remove();

@@ -48,7 +48,8 @@ export const LORA_DEFAULTS: Readonly<LoraConfig> = Object.freeze({
 export const LORA_SOURCE =
   "Hu et al. 2021 (arXiv:2106.09685); huggingface/peft LoraConfig (r=8, lora_alpha=8, " +
   "lora_dropout=0.0, init_lora_weights=True: A Kaiming-uniform a=√5, B zeros) and its T5 target mapping " +
-  '["q", "v"]; the grid sets alpha 16. Hu et al. train with AdamW; here the trainer\'s Adafactor.';
+  '["q", "v"]; the grid sets alpha 16. Hu et al. train with AdamW; here FISH-DIP\'s Adafactor, lr and ' +
+  "schedule with scale_parameter off (see mod.ts).";
 
 /** The linear modules of a T5 model (names without `.weight`), in parameter order. */
 export function t5LinearModules(model: T5Model): string[] {

@@ -61,7 +61,7 @@ export const PREFIX_DEFAULTS: Readonly<PrefixConfig> = Object.freeze({
 export const PREFIX_SOURCE =
   "Li & Liang 2021 (arXiv:2101.00190); XiangLi1999/PrefixTuning seq2seq/prefixTuning.py " +
   "(encoder, decoder and cross-attention prefixes; MLP reparameterisation, mid_dim=512, tanh; prefix_dropout=0); " +
-  "length 20 from the grid. Li & Liang train with AdamW (lr 5e-5 in their released runs); here the trainer's Adafactor.";
+  "length 20 from the grid. Li & Liang train with AdamW (lr 5e-5 in their released runs); here FISH-DIP's Adafactor unchanged.";
 
 /** The module name of site `kind` in layer `i`, and back. */
 function moduleName(kind: PrefixSite, i: number): string {
