@@ -8,7 +8,14 @@ import * as tf from "@tensorflow/tfjs";
 import { assert, assertEquals, assertLess, assertNotEquals, assertThrows } from "@std/assert";
 import { initBackend } from "../../backend/mod.ts";
 import { parseT5Config } from "../../t5/config.ts";
-import { createT5, t5Forward, type T5Inputs, t5Loss, type T5Model } from "../../t5/model.ts";
+import {
+  createT5,
+  t5Forward,
+  type T5Inputs,
+  t5Loss,
+  type T5Model,
+  t5PerExampleLoss,
+} from "../../t5/model.ts";
 import { t5Generate } from "../../t5/generate.ts";
 import { Adafactor } from "../../optim/adafactor.ts";
 import { FullFinetuning } from "../baselines.ts";
@@ -232,6 +239,31 @@ Deno.test("peft: cached generation with each method equals an uncached greedy de
       peft.dispose();
     }
   } finally {
+    model.dispose();
+  }
+});
+
+Deno.test("peft: LoRA dropout acts in training-mode losses only", async () => {
+  await initBackend("wasm", { quiet: true });
+  const model = createT5(config, { seed: 3 });
+  const peft = applyPeft(model, { name: "lora", rank: 2, dropout: 0.5 }, { seed: 1 });
+  try {
+    for (const [n, v] of peft.params) {
+      if (n.endsWith("lora_B.weight")) v.assign(tf.tidy(() => tf.randomNormal(v.shape, 0, 1, "float32", 9)));
+    }
+    const read = async (t: tf.Tensor) => {
+      const d = [...await t.data()];
+      t.dispose();
+      return d;
+    };
+    const evalLoss = await read(peft.trainable.perExampleLoss(batch, { training: false }));
+    const trainLoss = await read(peft.trainable.perExampleLoss(batch, { training: true }));
+    assertNotEquals(trainLoss, evalLoss, "dropout changes a training-mode loss");
+    // Outside the wrapper's calls the hooks are in inference mode (generation, scoring).
+    assertEquals(await read(t5PerExampleLoss(model, batch, { training: true })), evalLoss);
+    assertEquals(await read(peft.trainable.perExampleLoss(batch, { training: false })), evalLoss);
+  } finally {
+    peft.dispose();
     model.dispose();
   }
 });
