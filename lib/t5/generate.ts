@@ -118,7 +118,7 @@ export async function t5Generate(
   // Self-attention prefixes (prefix tuning) sit at the front of each layer's cache.
   const selfPrefix = Array.from({ length: L }, (_, i) =>
     tf.tidy(() => {
-      const pre = model.hooks.attentionPrefix?.(`decoder.block.${i}.layer.0.SelfAttention`, B);
+      const pre = model.hooks.attentionPrefix?.(`decoder.block.${i}.layer.0.SelfAttention`, B, false);
       return pre ? pre.k.shape[2] : 0;
     }));
 

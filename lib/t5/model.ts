@@ -37,15 +37,22 @@ import { type T5Config, t5ParameterShapes, t5TiedAliases } from "./config.ts";
  * linear layer or `decoder.block.1.layer.2` for a sublayer.
  */
 export interface T5Hooks {
-  /** Replaces `y = x W^T` for the linear layer `name`; x is (N, in), W is (out, in). */
-  linear?: (name: string, x: tf.Tensor2D, weight: tf.Tensor2D) => tf.Tensor2D;
+  /**
+   * Replaces `y = x W^T` for the linear layer `name`; x is (N, in), W is (out, in). `training`
+   * says whether this pass is in training mode (for the hook's own dropout).
+   */
+  linear?: (name: string, x: tf.Tensor2D, weight: tf.Tensor2D, training: boolean) => tf.Tensor2D;
   /** Transforms a sublayer's branch output (B, L, D) before it is added to the residual stream. */
-  sublayerOutput?: (name: string, y: tf.Tensor3D) => tf.Tensor3D;
+  sublayerOutput?: (name: string, y: tf.Tensor3D, training: boolean) => tf.Tensor3D;
   /**
    * Learned keys and values prepended in the attention module `name` (prefix tuning), each
    * (B or 1, H, P, dk); `undefined` for none. Prefix positions get no position bias and no mask.
    */
-  attentionPrefix?: (name: string, batch: number) => { k: tf.Tensor4D; v: tf.Tensor4D } | undefined;
+  attentionPrefix?: (
+    name: string,
+    batch: number,
+    training: boolean,
+  ) => { k: tf.Tensor4D; v: tf.Tensor4D } | undefined;
 }
 
 let modelCounter = 0;
@@ -253,11 +260,11 @@ export function rmsNorm(x: tf.Tensor3D, weight: tf.Tensor, eps: number): tf.Tens
 }
 
 /** y = x W^T with W stored PyTorch-style as (out, in); x is (B, L, in), y is (B, L, out). */
-export function linear(model: T5Model, name: string, x: tf.Tensor3D): tf.Tensor3D {
+export function linear(model: T5Model, name: string, x: tf.Tensor3D, training = false): tf.Tensor3D {
   const [B, L, inDim] = x.shape;
   const w = model.param(`${name}.weight`) as tf.Tensor as tf.Tensor2D;
   const x2 = x.reshape([B * L, inDim]) as tf.Tensor2D;
-  const y = model.hooks.linear ? model.hooks.linear(name, x2, w) : projectRows(x2, w);
+  const y = model.hooks.linear ? model.hooks.linear(name, x2, w, training) : projectRows(x2, w);
   return y.reshape([B, L, w.shape[0]]);
 }
 
@@ -443,12 +450,12 @@ export function attention(
   training: boolean,
 ): { out: tf.Tensor3D; probs: tf.Tensor4D } {
   const H = model.config.num_heads;
-  const q = splitHeads(linear(model, `${prefix}.q`, x), H); // (B, H, Tq, dk)
-  const k = splitHeads(linear(model, `${prefix}.k`, kv), H); // (B, H, Tk, dk)
-  const v = splitHeads(linear(model, `${prefix}.v`, kv), H); // (B, H, Tk, dk)
-  const p = withPrefix(model, prefix, k, v, bias);
+  const q = splitHeads(linear(model, `${prefix}.q`, x, training), H); // (B, H, Tq, dk)
+  const k = splitHeads(linear(model, `${prefix}.k`, kv, training), H); // (B, H, Tk, dk)
+  const v = splitHeads(linear(model, `${prefix}.v`, kv, training), H); // (B, H, Tk, dk)
+  const p = withPrefix(model, prefix, k, v, bias, training);
   const { out, probs } = attend(model, q, p.k, p.v, p.bias, training);
-  return { out: linear(model, `${prefix}.o`, mergeHeads(out)), probs };
+  return { out: linear(model, `${prefix}.o`, mergeHeads(out), training), probs };
 }
 
 /**
@@ -461,8 +468,9 @@ export function withPrefix(
   k: tf.Tensor4D,
   v: tf.Tensor4D,
   bias: tf.Tensor4D,
+  training = false,
 ): { k: tf.Tensor4D; v: tf.Tensor4D; bias: tf.Tensor4D } {
-  const pre = model.hooks.attentionPrefix?.(name, k.shape[0]);
+  const pre = model.hooks.attentionPrefix?.(name, k.shape[0], training);
   if (!pre) return { k, v, bias };
   const [B, H, , dk] = k.shape;
   const P = pre.k.shape[2];
@@ -483,11 +491,13 @@ export function feedForward(model: T5Model, prefix: string, x: tf.Tensor3D, trai
   const p = `${prefix}.DenseReluDense`;
   let h: tf.Tensor3D; // (B, L, F)
   if (model.config.is_gated_act) {
-    h = activation(model.config, linear(model, `${p}.wi_0`, x)).mul(linear(model, `${p}.wi_1`, x));
+    h = activation(model.config, linear(model, `${p}.wi_0`, x, training)).mul(
+      linear(model, `${p}.wi_1`, x, training),
+    );
   } else {
-    h = activation(model.config, linear(model, `${p}.wi`, x));
+    h = activation(model.config, linear(model, `${p}.wi`, x, training));
   }
-  return linear(model, `${p}.wo`, dropout(model, h, training));
+  return linear(model, `${p}.wo`, dropout(model, h, training), training);
 }
 
 /** Pre-norm residual sublayer: h + dropout(branch(norm(h))), with the adapter hook on the branch. */
@@ -500,7 +510,7 @@ export function residual(
 ): tf.Tensor3D {
   const normed = rmsNorm(h, model.param(`${name}.layer_norm.weight`), model.config.layer_norm_epsilon);
   let y = branch(normed);
-  if (model.hooks.sublayerOutput) y = model.hooks.sublayerOutput(name, y);
+  if (model.hooks.sublayerOutput) y = model.hooks.sublayerOutput(name, y, training);
   return h.add(dropout(model, y, training));
 }
 
