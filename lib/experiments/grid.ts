@@ -136,6 +136,12 @@ export interface Cell {
   maxOutputLength: number;
   /** Generation length limit at evaluation. */
   maxOutputLengthEval: number;
+  /**
+   * How training labels are padded. Absent (the reference): to `maxOutputLength`, and the pads
+   * count in the loss as in TANL. `longest`: to the batch's longest target — on a CPU, 256
+   * positions of padding per example would cost most of the step (and of wasm's 4 GiB heap).
+   */
+  padLabels?: "longest";
   /** `greedy` generation, or `rank` (FewRel: the candidate relation with the least NLL). */
   decoding: "greedy" | "rank";
   /** Backbone id: `t5-large` (paper) or `fishdip-t5-mini` (the offline backbone). */
@@ -349,6 +355,8 @@ export interface PresetSpec {
   /** Length limits: CPU presets keep the reference's; recorded per cell anyway. */
   maxInputLength: number;
   maxOutputLength: number;
+  /** See {@link Cell.padLabels}: the CPU presets pad labels to the batch's longest target. */
+  padLabels?: "longest";
 }
 
 const ALL_LOW_RESOURCE: DatasetName[] = [
@@ -422,6 +430,7 @@ export const PRESET_SPECS: Record<PresetName, PresetSpec> = {
   },
   cpu: {
     name: "cpu",
+    padLabels: "longest",
     backbone: "fishdip-t5-mini",
     batchSize: 8,
     seeds: [1, 2, 3],
@@ -453,6 +462,7 @@ export const PRESET_SPECS: Record<PresetName, PresetSpec> = {
   },
   quick: {
     name: "quick",
+    padLabels: "longest",
     backbone: "fishdip-t5-mini",
     batchSize: 8,
     seeds: [1, 2],
@@ -486,6 +496,7 @@ export const PRESET_SPECS: Record<PresetName, PresetSpec> = {
   },
   smoke: {
     name: "smoke",
+    padLabels: "longest",
     backbone: "fishdip-t5-mini",
     batchSize: 4,
     seeds: [1],
@@ -597,6 +608,7 @@ export function planPreset(preset: PresetName | PresetSpec, opts: PlanOptions = 
     maxInputLength: dataset === "multi_woz" ? 2 * spec.maxInputLength : spec.maxInputLength,
     maxOutputLength: dataset === "multi_woz" ? 2 * spec.maxOutputLength : spec.maxOutputLength,
     maxOutputLengthEval: evalLength(dataset, spec),
+    padLabels: spec.padLabels,
     decoding: "greedy",
     backbone,
     evaluate: evalTargets(dataset),
@@ -682,6 +694,7 @@ export function planPreset(preset: PresetName | PresetSpec, opts: PlanOptions = 
       maxInputLength: spec.maxInputLength,
       maxOutputLength: spec.maxOutputLength,
       maxOutputLengthEval: spec.maxOutputLength,
+      padLabels: spec.padLabels,
       decoding: "rank",
       backbone,
       evaluate: [],
@@ -704,6 +717,7 @@ export function planPreset(preset: PresetName | PresetSpec, opts: PlanOptions = 
           maxInputLength: spec.maxInputLength,
           maxOutputLength: spec.maxOutputLength,
           maxOutputLengthEval: spec.maxOutputLength,
+          padLabels: spec.padLabels,
           decoding: "rank",
           backbone,
           evaluate: [{ dataset: "fewrel", split: "test" }],

@@ -178,8 +178,9 @@ export async function runCell(
       model: peft?.trainable ?? t5Trainable(model),
       method,
       examples: features,
-      // Labels padded to the maximum output length: pads count in the loss, as in TANL.
-      collate: (fs) => collate(fs, { padLabelsTo: cell.maxOutputLength }),
+      // Labels padded to the maximum output length (pads count in the loss, as in TANL), or to
+      // the batch's longest target on the CPU presets (cell.padLabels).
+      collate: (fs) => collate(fs, { padLabelsTo: cell.padLabels ?? cell.maxOutputLength }),
       config: {
         epochs: cell.epochs,
         batchSize: cell.batchSize,
