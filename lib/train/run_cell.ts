@@ -153,7 +153,15 @@ async function scoreFewRel(
 export async function runCell(
   cell: Cell,
   ctx: RunContext,
-  opts: { backbone?: Backbone; quiet?: boolean } = {},
+  opts: {
+    /** An already loaded backbone (not disposed here); default: load `cell.backbone`. */
+    backbone?: Backbone;
+    quiet?: boolean;
+    /** Checkpoints and `log.jsonl` go here (see `TrainConfig.runDir`). */
+    runDir?: string;
+    checkpointEvery?: number;
+    resume?: boolean;
+  } = {},
 ): Promise<CellResult> {
   const backbone = opts.backbone ?? await loadBackbone(ctx.initCheckpoint ?? cell.backbone, {
     dataDir: ctx.dataDir,
@@ -186,6 +194,9 @@ export async function runCell(
         batchSize: cell.batchSize,
         maxSteps: cell.maxSteps,
         seed: cell.seed,
+        runDir: opts.runDir,
+        checkpointEvery: opts.checkpointEvery,
+        resume: opts.resume,
         // FISH-DIP's Adafactor, except where a PEFT method's zero-initialised parameters need
         // unscaled steps (PEFT_METHODS[name].adafactor; see lib/methods/peft/mod.ts).
         ...(peft ? { adafactor: { ...peft.adafactor } } : {}),

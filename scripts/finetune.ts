@@ -1,0 +1,168 @@
+/**
+ * `deno task finetune --dataset conll04 --fraction 0.01 --method fishdip [options]`
+ *
+ * Fine-tunes a backbone on one dataset with one method, with periodic checkpoints in `--run-dir`
+ * (`--resume` continues a killed run to the same final weights), evaluates the final model, and
+ * can export the change as a sparse delta (indices + values, about k % of the model) that
+ * `applyDelta` turns back into the fine-tuned weights exactly.
+ */
+import { parseArgs } from "node:util";
+import { initBackend, parseBackendName } from "../lib/backend/mod.ts";
+import { saveCheckpoint } from "../lib/checkpoint/checkpoint.ts";
+import { type DatasetName, DATASETS } from "../lib/experiments/datasets.ts";
+import { type Cell, evalKey, METHOD_DEFAULTS, type MethodConfig } from "../lib/experiments/grid.ts";
+import { exportT5Weights } from "../lib/t5/model.ts";
+import { DEFAULT_BACKBONE, loadBackbone } from "../lib/train/backbone.ts";
+import { deltaSize, sparseDelta, writeDelta } from "../lib/train/delta.ts";
+import { runCell } from "../lib/train/run_cell.ts";
+
+const USAGE = `deno task finetune --dataset NAME [options]
+  --dataset NAME      ${Object.keys(DATASETS).filter((d) => !d.startsWith("fewrel_")).join(", ")}
+  --fraction P        share of the training split (default 0.01; 1 = all)
+  --method M          fishdip | fish | random | full | lora | adapter | prefix (default fishdip)
+  --k K               fraction of parameters trained by mask methods (default 0.01)
+  --m M               FISH-DIP refresh interval in optimizer steps (default 100)
+  --n N               FISH-DIP regressing samples (default: the reference rule)
+  --epochs E          passes over the subset (default 100)
+  --batch B           batch size (default 8)
+  --seed S            subset and run seed (default 1)
+  --max-len L         maximum input/output length (default 256)
+  --backbone ID       checkpoint name or folder (default ${DEFAULT_BACKBONE})
+  --backend B         auto | webgpu | wasm | cpu | wasm+blas (default auto)
+  --data DIR          data directory (default $FISHDIP_DATA or data/)
+  --run-dir DIR       checkpoints and log.jsonl (default runs/DATASET-METHOD-sSEED)
+  --checkpoint-every N  steps between checkpoints (default 100)
+  --resume            continue from the newest checkpoint in --run-dir
+  --eval-subsample N  score only N evaluation examples (fixed subset)
+  --save              write the fine-tuned model (HF layout) to RUN_DIR/model
+  --export-delta      write RUN_DIR/delta.safetensors (changed entries only)`;
+
+const { values } = parseArgs({
+  args: Deno.args,
+  options: {
+    dataset: { type: "string" },
+    fraction: { type: "string", default: "0.01" },
+    method: { type: "string", default: "fishdip" },
+    k: { type: "string", default: "0.01" },
+    m: { type: "string", default: "100" },
+    n: { type: "string" },
+    epochs: { type: "string", default: "100" },
+    batch: { type: "string", default: "8" },
+    seed: { type: "string", default: "1" },
+    "max-len": { type: "string", default: "256" },
+    backbone: { type: "string", default: DEFAULT_BACKBONE },
+    backend: { type: "string", default: "auto" },
+    data: { type: "string" },
+    "run-dir": { type: "string" },
+    "checkpoint-every": { type: "string", default: "100" },
+    resume: { type: "boolean", default: false },
+    "eval-subsample": { type: "string" },
+    save: { type: "boolean", default: false },
+    "export-delta": { type: "boolean", default: false },
+    help: { type: "boolean", default: false },
+  },
+});
+if (values.help || !values.dataset) {
+  console.log(USAGE);
+  Deno.exit(values.help ? 0 : 2);
+}
+const dataset = values.dataset as DatasetName;
+if (!(dataset in DATASETS)) {
+  console.error(`unknown dataset "${dataset}"\n\n${USAGE}`);
+  Deno.exit(2);
+}
+function num(name: string, v: string | undefined): number {
+  const x = Number(v);
+  if (!Number.isFinite(x)) {
+    console.error(`--${name} must be a number, got "${v}"`);
+    Deno.exit(2);
+  }
+  return x;
+}
+const k = num("k", values.k);
+let method: MethodConfig;
+switch (values.method) {
+  case "fishdip":
+    method = { name: "fishdip", k, m: num("m", values.m), n: values.n ? num("n", values.n) : "rule" };
+    break;
+  case "fish":
+    method = { name: "fish", k, n: "all" };
+    break;
+  case "random":
+    method = { name: "random", k };
+    break;
+  case "full":
+  case "lora":
+  case "adapter":
+  case "prefix":
+    method = METHOD_DEFAULTS[values.method];
+    break;
+  default:
+    console.error(`unknown method "${values.method}"\n\n${USAGE}`);
+    Deno.exit(2);
+}
+const info = DATASETS[dataset];
+const maxLen = num("max-len", values["max-len"]);
+const seed = num("seed", values.seed);
+const cell: Cell = {
+  dataset,
+  task: info.task,
+  fraction: num("fraction", values.fraction),
+  method,
+  optimizer: { name: "adafactor", lr: 1e-2 },
+  seed,
+  epochs: num("epochs", values.epochs),
+  batchSize: num("batch", values.batch),
+  maxInputLength: maxLen,
+  maxOutputLength: maxLen,
+  maxOutputLengthEval: maxLen,
+  decoding: "greedy",
+  backbone: values.backbone!,
+  evaluate: [{
+    dataset,
+    split: info.evalSplit,
+    subsample: values["eval-subsample"] ? num("eval-subsample", values["eval-subsample"]) : undefined,
+  }],
+};
+const runDir = values["run-dir"] ?? `runs/${dataset}-${method.name}-s${seed}`;
+await initBackend(parseBackendName(values.backend!));
+const backbone = await loadBackbone(values.backbone, { dataDir: values.data, dropoutSeed: seed });
+const base = await exportT5Weights(backbone.model);
+const result = await runCell(cell, {
+  dataDir: values.data,
+  checkpointDir: `${runDir}/model`,
+  log: (m) => console.error(m),
+}, {
+  backbone,
+  runDir,
+  checkpointEvery: num("checkpoint-every", values["checkpoint-every"]),
+  resume: values.resume,
+});
+for (const [key, metrics] of Object.entries(result.metrics)) {
+  const shown = Object.entries(metrics).map(([m, v]) => `${m} ${(100 * v).toFixed(2)}`).join(", ");
+  console.log(`${key}: ${shown}`);
+}
+await Deno.writeTextFile(
+  `${runDir}/metrics.json`,
+  JSON.stringify({ cell, ...result, losses: undefined }, null, 2),
+);
+const tuned = await exportT5Weights(backbone.model);
+if (values["export-delta"]) {
+  const delta = sparseDelta(base, tuned);
+  await writeDelta(`${runDir}/delta.safetensors`, delta, { base: values.backbone!, method: method.name });
+  const total = [...base.values()].reduce((a, w) => a + w.length, 0);
+  console.log(
+    `sparse delta: ${deltaSize(delta).toLocaleString()} of ${total.toLocaleString()} entries changed ` +
+      `(${(100 * deltaSize(delta) / total).toFixed(3)} %) -> ${runDir}/delta.safetensors`,
+  );
+}
+if (values.save) {
+  await saveCheckpoint(
+    `${runDir}/model`,
+    new Map([...tuned].map(([n, w]) => [n, { shape: [...backbone.model.param(n).shape], data: w }])),
+    backbone.model.config as unknown as Record<string, unknown>,
+    { tokenizer: `${backbone.dir}/spiece.model` },
+  );
+  console.log(`fine-tuned model -> ${runDir}/model`);
+}
+backbone.model.dispose();
