@@ -147,7 +147,8 @@ export function createT5(config: T5Config, opts: CreateT5Options = {}): T5Model 
     const std = t5InitStd(config, name);
     const init = std === undefined
       ? tf.fill(shape, config.initializer_factor)
-      : tf.randomNormal(shape, 0, std, "float32", seed * 1000003 + i);
+      // +1: tfjs treats a seed of 0 as "unseeded" (Math.random), which broke seed 0.
+      : tf.randomNormal(shape, 0, std, "float32", seed * 1000003 + i + 1);
     params.set(name, tf.variable(init, true, `${id}/${name}`));
     init.dispose(); // the variable holds its own reference to the data
   });

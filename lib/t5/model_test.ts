@@ -536,3 +536,23 @@ Deno.test("loadT5Weights: accepts tied aliases, rejects missing, unknown and mis
   assertThrows(() => t5FromWeights(config, misshapen), Error, "checkpoint shape");
   [src, copy].forEach((m) => m.dispose());
 });
+
+Deno.test("createT5: every seed, 0 included, gives the same weights twice", async () => {
+  await initBackend("cpu", { quiet: true });
+  const config = parseT5Config({
+    vocab_size: 24,
+    d_model: 8,
+    d_ff: 16,
+    d_kv: 4,
+    num_heads: 2,
+    num_layers: 1,
+  });
+  for (const seed of [0, 1]) {
+    const a = createT5(config, { seed }), b = createT5(config, { seed });
+    for (const [name, v] of a.params) {
+      assertEquals(await v.data(), await b.param(name).data(), `seed ${seed}: ${name}`);
+    }
+    a.dispose();
+    b.dispose();
+  }
+});
