@@ -10,7 +10,7 @@ import { parseArgs } from "node:util";
 import { initBackend, parseBackendName } from "../lib/backend/mod.ts";
 import { saveCheckpoint } from "../lib/checkpoint/checkpoint.ts";
 import { type DatasetName, DATASETS } from "../lib/experiments/datasets.ts";
-import { type Cell, evalKey, METHOD_DEFAULTS, type MethodConfig } from "../lib/experiments/grid.ts";
+import { type Cell, METHOD_DEFAULTS, type MethodConfig } from "../lib/experiments/grid.ts";
 import { exportT5Weights } from "../lib/t5/model.ts";
 import { DEFAULT_BACKBONE, loadBackbone } from "../lib/train/backbone.ts";
 import { deltaSize, sparseDelta, writeDelta } from "../lib/train/delta.ts";
