@@ -21,18 +21,8 @@ export function maxDiff(
   return { abs, scale, rel: scale > 0 ? abs / scale : abs };
 }
 
-/** Sum, sum of squares, sum of |x| and max |x|, in float64 (the fixtures' `@stats` layout). */
-export function stats(a: ArrayLike<number>): [number, number, number, number] {
-  let s = 0, s2 = 0, sa = 0, m = 0;
-  for (let i = 0; i < a.length; i++) {
-    const v = a[i];
-    s += v;
-    s2 += v * v;
-    sa += Math.abs(v);
-    if (Math.abs(v) > m) m = Math.abs(v);
-  }
-  return [s, s2, sa, m];
-}
+/** Sum, sum of squares, sum of |x| and max |x| in float64: the fixtures' `@stats` layout. */
+export { stats } from "../t5/test_fixtures.ts";
 
 /** Reads a safetensors file into a map of entries (thin wrapper for tests). */
 export async function readTensors(path: string): Promise<Map<string, TensorEntry>> {
