@@ -38,7 +38,11 @@ if (args.help) {
   );
   Deno.exit(0);
 }
-const summary = await reproduce({ ...args, backend: backend ? parseBackendName(backend) : undefined });
+const summary = await reproduce({
+  ...args,
+  backend: backend ? parseBackendName(backend) : undefined,
+  download: true,
+});
 if (summary.failed.length > 0) {
   console.error(
     `${summary.failed.length} cell(s) failed; they are retried on the next run (results/failures.jsonl)`,
