@@ -10,7 +10,7 @@ import { evaluateDataset } from "../metrics/mod.ts";
 import { t5Generate } from "../t5/generate.ts";
 import type { T5Model } from "../t5/model.ts";
 import type { T5Tokenizer } from "../tokenizer/mod.ts";
-import { chunk, formatExamples } from "./features.ts";
+import { chunk, encodeTruncated, formatExamples } from "./features.ts";
 import type { Progress } from "./progress.ts";
 
 /** Evaluation settings; defaults follow FISH-DIP's configs (greedy, 256-token inputs). */
@@ -33,7 +33,9 @@ export async function predict(
   cfg: EvaluateConfig = {},
 ): Promise<string[]> {
   const { inputs } = formatExamples(examples, schema);
-  const ids = inputs.map((s) => tokenizer.encode(s, { maxLength: cfg.maxInputLength ?? 256 }));
+  const ids = inputs.map((s) =>
+    encodeTruncated(tokenizer, s, cfg.maxInputLength ?? 256, schema.task === "dst")
+  );
   const out: string[] = [];
   // Sorting by length keeps padding (and wasted decoder steps) low; order is restored below.
   const order = ids.map((_, i) => i).sort((a, b) => ids[a].length - ids[b].length);

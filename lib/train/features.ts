@@ -42,6 +42,22 @@ export function formatExamples(
   };
 }
 
+/**
+ * Encodes with truncation to `maxLength` (EOS kept last). For dialogue state tracking the history
+ * grows at the front of the dialogue, so TANL's `truncate_first_n_tokens` keeps the *last* pieces:
+ * `fromLeft` drops pieces from the start instead of the end.
+ */
+export function encodeTruncated(
+  tokenizer: T5Tokenizer,
+  text: string,
+  maxLength: number,
+  fromLeft: boolean,
+): number[] {
+  if (!fromLeft) return tokenizer.encode(text, { maxLength });
+  const ids = tokenizer.encode(text);
+  return ids.length <= maxLength ? ids : ids.slice(ids.length - maxLength); // ends with EOS still
+}
+
 /** Tokenises examples into features, truncating to the maximum lengths (EOS kept last). */
 export function buildFeatures(
   examples: readonly Example[],
@@ -54,8 +70,8 @@ export function buildFeatures(
   return examples.map((e, i) => ({
     id: e.id,
     index: i,
-    inputIds: tokenizer.encode(inputs[i], { maxLength: maxIn }),
-    labelIds: tokenizer.encode(targets[i], { maxLength: maxOut }),
+    inputIds: encodeTruncated(tokenizer, inputs[i], maxIn, schema.task === "dst"),
+    labelIds: encodeTruncated(tokenizer, targets[i], maxOut, schema.task === "dst"),
   }));
 }
 

@@ -1,5 +1,8 @@
 import { assertEquals, assertThrows } from "@std/assert";
-import { chunk, collate, type Feature } from "./features.ts";
+import { buildFeatures, chunk, collate, type Feature } from "./features.ts";
+import type { DatasetSchema, Example } from "../data/types.ts";
+import { T5Tokenizer } from "../tokenizer/mod.ts";
+import { ignoreWithoutData } from "../../tests/support.ts";
 import { progressBar } from "./progress.ts";
 
 const f = (index: number, inputIds: number[], labelIds: number[]): Feature => ({
@@ -51,4 +54,22 @@ Deno.test("progressBar prints rate, ETA and status; in-place on a terminal", () 
   const q = progressBar("x", 2, { write: (s) => tty.push(s), tty: true, now: () => 1 });
   q.advance();
   assertEquals(tty[0].startsWith("\r"), true);
+});
+
+Deno.test({
+  name: "buildFeatures: dialogue histories are truncated from the left (TANL), other tasks from the right",
+  ignore: ignoreWithoutData("t5/spiece.model"),
+  async fn() {
+    const tok = await T5Tokenizer.load();
+    const words = Array.from({ length: 60 }, (_, i) => `w${i}`);
+    const example: Example = { id: "train-0", tokens: words, entities: [], relations: [], belief: [] };
+    const dst: DatasetSchema = { name: "multi_woz", task: "dst", entityTypes: [], relationTypes: [] };
+    const ner: DatasetSchema = { name: "conll03", task: "ner", entityTypes: [], relationTypes: [] };
+    const [d] = buildFeatures([example], dst, tok, { maxInputLength: 16, maxOutputLength: 64 });
+    const [n] = buildFeatures([example], ner, tok, { maxInputLength: 16, maxOutputLength: 64 });
+    const full = tok.encode(words.join(" "));
+    assertEquals(d.inputIds.length, 16);
+    assertEquals(d.inputIds, full.slice(full.length - 16), "the last pieces and EOS");
+    assertEquals(n.inputIds, tok.encode(words.join(" "), { maxLength: 16 }), "the first pieces and EOS");
+  },
 });
