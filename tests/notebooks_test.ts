@@ -24,6 +24,14 @@ const ignore = !has("jupyter") || !haveBackbone || ignoreWithoutData("conll04/co
 if (!has("jupyter")) console.error("note: skipping the notebook test: jupyter-nbconvert is not installed");
 if (!haveBackbone) console.error(`note: skipping the notebook test: no backbone at ${backbone}`);
 
+// One results folder for all notebooks: cells shared by several tables are trained once.
+const results = `${REPO_ROOT}/out/notebook-test-results`;
+if (!ignore) {
+  try {
+    Deno.removeSync(results, { recursive: true }); // a fresh store: every notebook really trains
+  } catch { /* absent */ }
+}
+
 const notebooks = [...Deno.readDirSync(`${REPO_ROOT}/notebooks`)]
   .map((e) => e.name).filter((n) => n.endsWith(".ipynb")).sort();
 
@@ -34,20 +42,15 @@ for (const nb of notebooks) {
     sanitizeResources: false,
     sanitizeOps: false,
     async fn() {
-      const results = await Deno.makeTempDir({ prefix: "fishdip-nb-" });
-      try {
-        const out = await new Deno.Command("bash", {
-          args: [`${REPO_ROOT}/scripts/notebooks.sh`, "--check", `notebooks/${nb}`],
-          cwd: REPO_ROOT,
-          env: { FISHDIP_PRESET: "smoke", FISHDIP_RESULTS: results },
-          stdout: "piped",
-          stderr: "piped",
-        }).output();
-        const log = new TextDecoder().decode(out.stderr);
-        assert(out.success, `${nb} failed:\n${log.slice(-4000)}`);
-      } finally {
-        await Deno.remove(results, { recursive: true });
-      }
+      const out = await new Deno.Command("bash", {
+        args: [`${REPO_ROOT}/scripts/notebooks.sh`, "--check", `notebooks/${nb}`],
+        cwd: REPO_ROOT,
+        env: { FISHDIP_PRESET: "smoke", FISHDIP_RESULTS: results },
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const log = new TextDecoder().decode(out.stderr);
+      assert(out.success, `${nb} failed:\n${log.slice(-4000)}`);
     },
   });
 }
