@@ -357,6 +357,12 @@ export interface PresetSpec {
   maxOutputLength: number;
   /** See {@link Cell.padLabels}: the CPU presets pad labels to the batch's longest target. */
   padLabels?: "longest";
+  /**
+   * Generation limit at evaluation for the CPU presets (default: `maxOutputLength`). A weak model
+   * rarely stops by itself, so every evaluation batch decodes to this limit; 160 tokens cover
+   * about 98 % of CoNLL04/ADE test targets and 99.9 % of CoNLL-2003 dev (T5 pieces with EOS).
+   */
+  maxOutputLengthEval?: number;
 }
 
 const ALL_LOW_RESOURCE: DatasetName[] = [
@@ -431,6 +437,7 @@ export const PRESET_SPECS: Record<PresetName, PresetSpec> = {
   cpu: {
     name: "cpu",
     padLabels: "longest",
+    maxOutputLengthEval: 160,
     backbone: "fishdip-t5-mini",
     batchSize: 8,
     seeds: [1, 2, 3],
@@ -463,6 +470,7 @@ export const PRESET_SPECS: Record<PresetName, PresetSpec> = {
   quick: {
     name: "quick",
     padLabels: "longest",
+    maxOutputLengthEval: 160,
     backbone: "fishdip-t5-mini",
     batchSize: 8,
     seeds: [1, 2],
@@ -490,13 +498,14 @@ export const PRESET_SPECS: Record<PresetName, PresetSpec> = {
     ablation: { dataset: "conll04", fraction: 0.05 },
     fixedVsDynamicMethods: ["fish", "fishdip"],
     ablationSeeds: [1, 2],
-    evalSubsample: subsampleAll(100),
+    evalSubsample: subsampleAll(60),
     maxInputLength: 256,
     maxOutputLength: 256,
   },
   smoke: {
     name: "smoke",
     padLabels: "longest",
+    maxOutputLengthEval: 64,
     backbone: "fishdip-t5-mini",
     batchSize: 4,
     seeds: [1],
@@ -526,7 +535,7 @@ export const PRESET_SPECS: Record<PresetName, PresetSpec> = {
 
 /** Generation length at evaluation (reference: `max_seq_length_eval`, else `max_seq_length`). */
 function evalLength(dataset: DatasetName, spec: PresetSpec): number {
-  if (spec.name !== "paper") return spec.maxOutputLength;
+  if (spec.name !== "paper") return spec.maxOutputLengthEval ?? spec.maxOutputLength;
   return ["conll03", "conll04", "ace2005_joint_er", "multi_woz", "ade"].includes(dataset) ? 512 : 256;
 }
 
