@@ -233,6 +233,56 @@ async function evaluate(
   };
 }
 
+/**
+ * The loss curve as a Markdown table (span and copy training loss averaged over about ten equal
+ * stretches of steps) plus the evaluations, from `<work>/log.jsonl` and `<work>/eval.jsonl`.
+ */
+export async function summarize(work: string): Promise<string> {
+  const read = async (f: string) =>
+    (await Deno.readTextFile(`${work}/${f}`)).trim().split("\n").filter((l) => l).map((l) => JSON.parse(l));
+  const log = await read("log.jsonl");
+  const evals = await read("eval.jsonl").catch(() => []);
+  const last = log[log.length - 1];
+  const bins = 10, per = Math.max(1, Math.ceil(log.length / bins));
+  const mean = (xs: (number | null)[]) => {
+    const v = xs.filter((x): x is number => x !== null);
+    return v.length ? (v.reduce((a, b) => a + b, 0) / v.length).toFixed(3) : "-";
+  };
+  const lines = [
+    "| steps | minutes | tokens seen | span loss (train) | copy loss (train) | tokens/s |",
+    "|---|---|---|---|---|---|",
+  ];
+  for (let i = 0; i < log.length; i += per) {
+    const b = log.slice(i, i + per), e = b[b.length - 1];
+    lines.push(
+      `| ${b[0].step}-${e.step} | ${e.minutes.toFixed(1)} | ${e.tokens.toLocaleString("en-US")} | ${
+        mean(b.map((r) => r.span_loss))
+      } | ${mean(b.map((r) => r.copy_loss))} | ${e.tokens_per_s} |`,
+    );
+  }
+  lines.push(
+    "",
+    "| step | minutes | held-out span loss | copy: exact | copy: token accuracy |",
+    "|---|---|---|---|---|",
+  );
+  for (const e of evals) {
+    lines.push(
+      `| ${e.step} | ${e.minutes.toFixed(1)} | ${e.heldout_span_loss.toFixed(3)} | ${
+        e.reconstruction_exact === undefined ? "-" : (100 * e.reconstruction_exact).toFixed(1) + "%"
+      } | ${
+        e.reconstruction_token_accuracy === undefined
+          ? "-"
+          : (100 * e.reconstruction_token_accuracy).toFixed(1) + "%"
+      } |`,
+    );
+  }
+  lines.push(
+    "",
+    `last: step ${last.step}, ${last.minutes} min, ${last.tokens.toLocaleString("en-US")} tokens`,
+  );
+  return lines.join("\n");
+}
+
 async function main() {
   const { values } = parseArgs({
     args: Deno.args,
@@ -244,6 +294,7 @@ async function main() {
       steps: { type: "string", default: "0" },
       batch: { type: "string", default: "32" },
       copy: { type: "string", default: "0.5" },
+      "copy-noisy": { type: "string", default: "0.5" },
       seed: { type: "string", default: "1" },
       "save-every": { type: "string", default: "300" },
       "eval-every": { type: "string", default: "900" },
@@ -253,8 +304,13 @@ async function main() {
       export: { type: "string" },
       "export-dtype": { type: "string", default: "BF16" },
       probe: { type: "string", default: "48" },
+      summary: { type: "boolean", default: false },
     },
   });
+  if (values.summary) {
+    console.log(await summarize(values.work!));
+    return;
+  }
   await initBackend(parseBackendName(values.backend!));
   const work = values.work!, corpus = values.corpus!;
   await Deno.mkdir(work, { recursive: true });
@@ -310,7 +366,12 @@ async function main() {
     if (!(e instanceof Deno.errors.NotFound)) throw e;
     console.log(`fresh run in ${work}`);
   }
-  const sampler = new ExampleSampler(train, DEFAULT_SAMPLER, sentinel, tok.eosId);
+  const sampler = new ExampleSampler(
+    train,
+    { ...DEFAULT_SAMPLER, copyNoisyShare: Number(values["copy-noisy"]) },
+    sentinel,
+    tok.eosId,
+  );
   const rng = new Rng(0);
   rng.state = st.rng;
   const batch = Number(values.batch), copyShare = Number(values.copy);
