@@ -30,6 +30,7 @@
 // tfjs-core with the wasm and webgpu packages (npm overrides keep exactly one copy installed).
 import * as tf from "@tensorflow/tfjs";
 import { registerWasmExtras } from "./wasm_kernels.ts";
+import { registerFastWasmKernels } from "./wasm_fast.ts";
 import { type Blas, blasLoadError, loadBlas, registerBlasKernels, setBlasEnabled } from "./blas.ts";
 
 /**
@@ -143,6 +144,7 @@ async function useWasm(blas?: Blas): Promise<void> {
   const wasm = await import("@tensorflow/tfjs-backend-wasm");
   wasm.setWasmPaths(wasmBinaryDir());
   registerWasmExtras();
+  registerFastWasmKernels(); // zero-copy Identity, column Sum/Mean (wasm_fast.ts)
   // Always installed (they defer to the original kernels while switched off), so that `wasm`
   // and `wasm+blas` can alternate within one process, as the parity tests and benchmarks do.
   registerBlasKernels();

@@ -1,8 +1,8 @@
 /**
  * Backend selection and the kernels lib/backend adds: `auto`'s choice with a software WebGPU
  * adapter, the wasm `UnsortedSegmentSum` kernel, the BLAS matrix-product kernels' edge cases
- * (broadcasting, transposes, fused bias and activations, fallbacks), and the one-line fallback when
- * no BLAS library loads.
+ * (broadcasting, transposes, fused bias and activations, fallbacks), the one-line fallback when
+ * no BLAS library loads, and the fast wasm kernels' case selection (`wasm_fast.ts`).
  *
  * @module
  */
@@ -16,7 +16,13 @@ import {
   probeWebGpu,
 } from "../../lib/backend/mod.ts";
 import { blasCallCounts, blasEnabled, loadBlas } from "../../lib/backend/blas.ts";
-import { trailingBroadcastSpan, unsortedSegmentSumRows } from "../../lib/backend/wasm_kernels.ts";
+import {
+  setStockWasm,
+  stockWasm,
+  trailingBroadcastSpan,
+  unsortedSegmentSumRows,
+} from "../../lib/backend/wasm_kernels.ts";
+import { middleReduction, sumMiddle } from "../../lib/backend/wasm_fast.ts";
 
 if (!Deno.env.get("XDG_RUNTIME_DIR")) {
   const dir = Deno.makeTempDirSync({ prefix: "xdg-" });
@@ -264,5 +270,61 @@ Deno.test({
     assertEquals(trailingBroadcastSpan([2, 3, 4], [2, 1, 1]), 12);
     assertEquals(trailingBroadcastSpan([2, 3, 4], [4]), undefined); // leading broadcast: wasm kernel
     assertEquals(trailingBroadcastSpan([3, 1], [1, 3]), undefined);
+  },
+});
+
+Deno.test({
+  name: "middleReduction: which Sum/Mean calls take the row-loop path",
+  fn() {
+    assertEquals(middleReduction([32128, 256], -2), {
+      outer: 1,
+      reduced: 32128,
+      inner: 256,
+      first: 0,
+      last: 0,
+    });
+    assertEquals(middleReduction([8, 128, 256], [0, 1]), {
+      outer: 1,
+      reduced: 1024,
+      inner: 256,
+      first: 0,
+      last: 1,
+    });
+    assertEquals(middleReduction([2, 3, 4, 5], [2, 1]), {
+      outer: 2,
+      reduced: 12,
+      inner: 5,
+      first: 1,
+      last: 2,
+    });
+    assertEquals(middleReduction([4, 5], -1), undefined); // last axis: the wasm kernel needs no transpose
+    assertEquals(middleReduction([4, 5], [0, 1]), undefined); // all axes: same
+    assertEquals(middleReduction([2, 3, 4], [0, 2]), undefined); // not contiguous
+    assertEquals(middleReduction([5], 0), undefined);
+    const out = new Float32Array(3);
+    sumMiddle([1, 2, 3, 4, 5, 6], 1, 2, 3, 0.5, out); // mean of the rows of [[1,2,3],[4,5,6]]
+    assertEquals(Array.from(out), [2.5, 3.5, 4.5]);
+  },
+});
+
+Deno.test({
+  name: "wasm Identity shares its input's memory (FISHDIP_WASM_STOCK copies), values survive disposal",
+  ...opts,
+  async fn() {
+    await initBackend("wasm", { quiet: true });
+    const stock = stockWasm();
+    try {
+      for (const on of [false, true]) {
+        setStockWasm(on);
+        const x = tf.tensor2d([[1, 2], [3, 4]]);
+        const c = tf.clone(x);
+        assertEquals(c.dataId === x.dataId, !on);
+        x.dispose();
+        assertEquals(Array.from(await c.data()), [1, 2, 3, 4]);
+        c.dispose();
+      }
+    } finally {
+      setStockWasm(stock);
+    }
   },
 });

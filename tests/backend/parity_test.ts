@@ -274,6 +274,34 @@ const CASES: Case[] = [
     },
   },
   {
+    // lib/backend/wasm_fast.ts reduces these on wasm with its own row loop.
+    name: "sum / mean over leading and middle axes (Adafactor's column means, weight gradients)",
+    rtol: MATMUL,
+    run: () => {
+      const x = T(X), a = T(A);
+      return [
+        x.sum(0),
+        x.mean(1),
+        x.mean(-2, true),
+        x.sum([0, 1], true),
+        a.mean(-2),
+        a.square().sum(0),
+        T(EMB).mean(0),
+        tf.grad((s: tf.Tensor) => x.mul(s).sum())(T(SCALE)),
+      ];
+    },
+  },
+  {
+    name: "identity (clone) keeps values after the original is disposed",
+    rtol: EXACT,
+    run: () => {
+      const x = T(X);
+      const c = tf.clone(x), c2 = tf.clone(c);
+      x.dispose();
+      return [c, c2.add(1)];
+    },
+  },
+  {
     name: "log-softmax cross-entropy (pads ignored)",
     rtol: CHAINED,
     run: () => [crossEntropy(T(LOGITS), I(LABELS), 50)],

@@ -1,0 +1,143 @@
+/**
+ * Faster versions of the wasm backend's non-matmul kernels that dominate a training step once the
+ * matrix products go to BLAS (measured on T5-mini, batch 8, 128+64 tokens, wasm+blas:
+ * `scripts/profile_step.ts`).
+ *
+ * - `Identity` shares its input's memory (a reference count, as tfjs-backend-cpu does and as the
+ *   wasm backend's own `Reshape` does) instead of copying it. The gradient tape clones every
+ *   tensor it saves for the backward pass, so a T5-mini step ran ~700 copies (80 ms, 5% of the
+ *   step), among them the [512, 32128] logits twice. Tensor memory is never written after its
+ *   kernel returns, so sharing is safe.
+ * - `Sum` and `Mean` over leading or middle axes (a column reduction, e.g. Adafactor's mean over
+ *   the rows of a [32128, 256] squared gradient, or a weight's gradient summed over batch and
+ *   positions) run as a JavaScript loop that adds whole rows, directly on the heap. tfjs-wasm
+ *   4.22 first transposes the reduced axes to the end (a strided copy), then reduces: 26 ms for
+ *   the mean over the rows of [32128, 256] against 6 ms here. Rows are accumulated in float64,
+ *   so the result is at least as accurate as the original kernel's float32 sum.
+ *
+ * Every kernel here calls the original one for cases it does not handle (other dtypes, reductions
+ * over the last axis or over all axes, which the original does without a transpose and as fast),
+ * and for all cases while `FISHDIP_WASM_STOCK=1` (or `setStockWasm(true)`) asks for tfjs's
+ * kernels.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import { stockWasm } from "./wasm_kernels.ts";
+
+/** The parts of tfjs-backend-wasm's `BackendWasm` that these kernels touch. */
+interface WasmBackendLike {
+  incRef(dataId: unknown): void;
+  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
+  typedArrayFromHeap(info: tf.TensorInfo): Float32Array | Int32Array | Uint8Array;
+}
+
+type KernelArgs = Parameters<tf.KernelFunc>[0];
+
+/** Replaces the wasm kernel `name` with `make(original)`; a no-op when it is not registered. */
+function wrapKernel(name: string, make: (orig: tf.KernelFunc) => tf.KernelFunc): void {
+  const orig = tf.getKernel(name, "wasm");
+  if (!orig) return;
+  tf.unregisterKernel(name, "wasm");
+  tf.registerKernel({ ...orig, kernelFunc: make(orig.kernelFunc) });
+}
+
+/** Zero-copy identity: the output shares the input's data (see the module comment). */
+function identityKernel(orig: tf.KernelFunc): tf.KernelFunc {
+  return (args: KernelArgs) => {
+    const { x } = args.inputs as { x: tf.TensorInfo };
+    if (stockWasm() || x.dtype === "string" || x.dtype === "complex64") return orig(args);
+    (args.backend as unknown as WasmBackendLike).incRef(x.dataId);
+    return { dataId: x.dataId, shape: [...x.shape], dtype: x.dtype };
+  };
+}
+
+/**
+ * A reduction over one contiguous block of axes `[first, last]` that is neither the whole tensor
+ * nor ends at the last axis, as the sizes (outer, reduced, inner) of the array viewed as
+ * [outer, reduced, inner]; undefined otherwise.
+ */
+export function middleReduction(
+  shape: readonly number[],
+  axis: number | number[] | undefined,
+): { outer: number; reduced: number; inner: number; first: number; last: number } | undefined {
+  const rank = shape.length;
+  if (axis === undefined || rank < 2) return undefined;
+  const axes = (Array.isArray(axis) ? axis : [axis]).map((a) => (a < 0 ? a + rank : a));
+  if (axes.length === 0 || axes.some((a) => !Number.isInteger(a) || a < 0 || a >= rank)) return undefined;
+  const sorted = [...new Set(axes)].sort((a, b) => a - b);
+  const first = sorted[0], last = sorted[sorted.length - 1];
+  if (last - first + 1 !== sorted.length || last === rank - 1) return undefined;
+  const prod = (from: number, to: number) => shape.slice(from, to).reduce((a, b) => a * b, 1);
+  return { outer: prod(0, first), reduced: prod(first, last + 1), inner: prod(last + 1, rank), first, last };
+}
+
+/** Rows below this width go to the original kernel (the row loop would not pay off). */
+const MIN_INNER = 8;
+
+let scratch = new Float64Array(1024);
+
+/**
+ * out[o, i] = scale · Σ_r x[o, r, i] for x viewed as [outer, reduced, inner], accumulating in
+ * float64. Exposed for tests.
+ */
+export function sumMiddle(
+  x: ArrayLike<number>,
+  outer: number,
+  reduced: number,
+  inner: number,
+  scale: number,
+  out: Float32Array,
+): void {
+  if (scratch.length < inner) scratch = new Float64Array(inner);
+  const acc = scratch;
+  for (let o = 0; o < outer; o++) {
+    acc.fill(0, 0, inner);
+    let base = o * reduced * inner;
+    for (let r = 0; r < reduced; r++, base += inner) {
+      for (let j = 0; j < inner; j++) acc[j] += x[base + j];
+    }
+    const ob = o * inner;
+    for (let j = 0; j < inner; j++) out[ob + j] = acc[j] * scale;
+  }
+}
+
+/** `Sum` (mean = false) or `Mean` (true) with the column-reduction fast path. */
+function reduceKernel(orig: tf.KernelFunc, mean: boolean): tf.KernelFunc {
+  return (args: KernelArgs) => {
+    const { x } = args.inputs as { x: tf.TensorInfo };
+    const { axis, keepDims } = args.attrs as unknown as { axis: number | number[]; keepDims: boolean };
+    if (stockWasm() || x.dtype !== "float32") return orig(args);
+    const plan = middleReduction(x.shape, axis);
+    if (!plan || plan.inner < MIN_INNER || plan.outer * plan.reduced * plan.inner === 0) return orig(args);
+    const { outer, reduced, inner, first, last } = plan;
+    const kept = x.shape.map((d, i) => (i >= first && i <= last ? 1 : d));
+    const outShape = keepDims ? kept : kept.filter((_, i) => i < first || i > last);
+    const backend = args.backend as unknown as WasmBackendLike;
+    // Allocate first: growing the wasm memory would detach views taken before.
+    const out = backend.makeOutput(outShape, "float32");
+    sumMiddle(
+      backend.typedArrayFromHeap(x),
+      outer,
+      reduced,
+      inner,
+      mean ? 1 / reduced : 1,
+      backend.typedArrayFromHeap(out) as Float32Array,
+    );
+    return out;
+  };
+}
+
+let registered = false;
+
+/**
+ * Installs the fast kernels over the wasm backend's originals (idempotent). Call after the wasm
+ * backend is registered; they defer to the originals while stock kernels are asked for.
+ */
+export function registerFastWasmKernels(): void {
+  if (registered) return;
+  registered = true;
+  wrapKernel("Identity", identityKernel);
+  wrapKernel("Sum", (orig) => reduceKernel(orig, false));
+  wrapKernel("Mean", (orig) => reduceKernel(orig, true));
+}
