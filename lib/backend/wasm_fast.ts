@@ -7,7 +7,7 @@
  *   wasm backend's own `Reshape` does) instead of copying it. The gradient tape clones every
  *   tensor it saves for the backward pass, so a T5-mini step ran ~700 copies (80 ms, 5% of the
  *   step), among them the [512, 32128] logits twice. Tensor memory is never written after its
- *   kernel returns, so sharing is safe.
+ *   kernel returns, so sharing is safe. `Cast` to the dtype a tensor already has shares it too.
  * - `Sum` and `Mean` over leading or middle axes (a column reduction, e.g. Adafactor's mean over
  *   the rows of a [32128, 256] squared gradient, or a weight's gradient summed over batch and
  *   positions) run as a JavaScript loop that adds whole rows, directly on the heap. tfjs-wasm
@@ -47,6 +47,19 @@ function identityKernel(orig: tf.KernelFunc): tf.KernelFunc {
   return (args: KernelArgs) => {
     const { x } = args.inputs as { x: tf.TensorInfo };
     if (stockWasm() || x.dtype === "string" || x.dtype === "complex64") return orig(args);
+    (args.backend as unknown as WasmBackendLike).incRef(x.dataId);
+    return { dataId: x.dataId, shape: [...x.shape], dtype: x.dtype };
+  };
+}
+
+/** `Cast` to the input's own dtype (T5's `toFloat()` on float tensors) shares it, as `Identity`. */
+function castKernel(orig: tf.KernelFunc): tf.KernelFunc {
+  return (args: KernelArgs) => {
+    const { x } = args.inputs as { x: tf.TensorInfo };
+    const { dtype } = args.attrs as unknown as { dtype: tf.DataType };
+    if (stockWasm() || dtype !== x.dtype || x.dtype === "string" || x.dtype === "complex64") {
+      return orig(args);
+    }
     (args.backend as unknown as WasmBackendLike).incRef(x.dataId);
     return { dataId: x.dataId, shape: [...x.shape], dtype: x.dtype };
   };
@@ -128,6 +141,72 @@ function reduceKernel(orig: tf.KernelFunc, mean: boolean): tf.KernelFunc {
   };
 }
 
+/**
+ * out[o, i, :] = x[o, idx[i], :] for x viewed as [outer, dim, slice]; false (nothing written
+ * past the check) when an index is outside [0, dim), so that the caller can let the original
+ * kernel raise its error. Exposed for tests.
+ */
+export function gatherRows(
+  x: Float32Array | Int32Array,
+  idx: ArrayLike<number>,
+  outer: number,
+  dim: number,
+  slice: number,
+  out: Float32Array | Int32Array,
+): boolean {
+  const n = idx.length;
+  for (let i = 0; i < n; i++) {
+    const v = idx[i];
+    if (!(v >= 0 && v < dim)) return false;
+  }
+  for (let o = 0; o < outer; o++) {
+    const xb = o * dim * slice, ob = o * n * slice;
+    for (let i = 0; i < n; i++) {
+      const src = xb + idx[i] * slice, dst = ob + i * slice;
+      if (slice >= 64) out.set(x.subarray(src, src + slice), dst);
+      else for (let j = 0; j < slice; j++) out[dst + j] = x[src + j];
+    }
+  }
+  return true;
+}
+
+/**
+ * `GatherV2` without batch dimensions, as a row copy on the heap. tfjs-wasm 4.22 checks every
+ * index through an assertion that builds a closure per index, then gathers through a generic
+ * strided loop: a T5-mini step's position-bias lookups ([32, 8] table, 128×128 ids) took 6 ms and
+ * the [32128, 256] embedding lookup 9 ms; here well under a millisecond each.
+ */
+function gatherKernel(orig: tf.KernelFunc): tf.KernelFunc {
+  return (args: KernelArgs) => {
+    const { x, indices } = args.inputs as { x: tf.TensorInfo; indices: tf.TensorInfo };
+    const { axis, batchDims } = args.attrs as unknown as { axis: number; batchDims: number };
+    const rank = x.shape.length;
+    const ax = axis < 0 ? axis + rank : axis;
+    if (
+      stockWasm() || (batchDims ?? 0) !== 0 || rank === 0 || !(ax >= 0 && ax < rank) ||
+      (x.dtype !== "float32" && x.dtype !== "int32") || indices.dtype !== "int32"
+    ) return orig(args);
+    const outer = x.shape.slice(0, ax).reduce((a, b) => a * b, 1);
+    const slice = x.shape.slice(ax + 1).reduce((a, b) => a * b, 1);
+    const dim = x.shape[ax];
+    const outShape = [...x.shape.slice(0, ax), ...indices.shape, ...x.shape.slice(ax + 1)];
+    if (outShape.reduce((a, b) => a * b, 1) === 0 || dim === 0) return orig(args);
+    const backend = args.backend as unknown as WasmBackendLike & { disposeData(id: unknown): boolean };
+    const out = backend.makeOutput(outShape, x.dtype);
+    const ok = gatherRows(
+      backend.typedArrayFromHeap(x) as Float32Array | Int32Array,
+      backend.typedArrayFromHeap(indices) as Int32Array,
+      outer,
+      dim,
+      slice,
+      backend.typedArrayFromHeap(out) as Float32Array | Int32Array,
+    );
+    if (ok) return out;
+    backend.disposeData(out.dataId);
+    return orig(args); // raises tfjs's out-of-range error
+  };
+}
+
 let registered = false;
 
 /**
@@ -138,6 +217,8 @@ export function registerFastWasmKernels(): void {
   if (registered) return;
   registered = true;
   wrapKernel("Identity", identityKernel);
+  wrapKernel("Cast", castKernel);
+  wrapKernel("GatherV2", gatherKernel);
   wrapKernel("Sum", (orig) => reduceKernel(orig, false));
   wrapKernel("Mean", (orig) => reduceKernel(orig, true));
 }

@@ -22,7 +22,7 @@ import {
   trailingBroadcastSpan,
   unsortedSegmentSumRows,
 } from "../../lib/backend/wasm_kernels.ts";
-import { middleReduction, sumMiddle } from "../../lib/backend/wasm_fast.ts";
+import { gatherRows, middleReduction, sumMiddle } from "../../lib/backend/wasm_fast.ts";
 
 if (!Deno.env.get("XDG_RUNTIME_DIR")) {
   const dir = Deno.makeTempDirSync({ prefix: "xdg-" });
@@ -326,5 +326,26 @@ Deno.test({
     } finally {
       setStockWasm(stock);
     }
+  },
+});
+
+Deno.test({
+  name: "wasm GatherV2 fast path: rows copied; an index out of range raises tfjs's error",
+  ...opts,
+  async fn() {
+    const out = new Float32Array(6);
+    assert(gatherRows(Float32Array.from([1, 2, 3, 4, 5, 6]), [2, 0, 2], 1, 3, 2, out.subarray(0, 6)));
+    assertEquals(Array.from(out), [5, 6, 1, 2, 5, 6]);
+    assertEquals(gatherRows(Float32Array.from([1, 2]), [2], 1, 2, 1, new Float32Array(1)), false);
+    await initBackend("wasm", { quiet: true });
+    const before = tf.memory().numTensors;
+    let message = "";
+    try {
+      tf.gather(tf.tensor2d([[1, 2], [3, 4]]), tf.tensor1d([0, 5], "int32"));
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    assertStringIncludes(message, "not in [0, 1]");
+    assert(tf.memory().numTensors - before <= 2, "only the two inputs may remain");
   },
 });

@@ -236,6 +236,16 @@ const CASES: Case[] = [
   },
   { name: "gather (embedding lookup)", rtol: EXACT, run: () => [tf.gather(T(EMB), I(IDS))] },
   {
+    name: "gather on other axes, of int32 values, and a float32 cast that changes nothing",
+    rtol: EXACT,
+    run: () => [
+      tf.gather(T(X), tf.tensor2d([[1, 11, 3], [0, 7, 7]], undefined, "int32"), 1),
+      tf.gather(T(X), tf.tensor1d([31, 0, 5, 5], "int32"), -1),
+      tf.gather(I(IDS), tf.tensor1d([3, 1], "int32")).toFloat(),
+      T(X).cast("float32"),
+    ],
+  },
+  {
     name: "gather gradient (UnsortedSegmentSum; repeated ids)",
     rtol: MATMUL, // a sum over the repeats, in whatever order the backend adds them
     run: () => [tf.grad((e: tf.Tensor) => tf.gather(e, I(IDS)).mul(T(DY)).sum())(T(EMB))],
