@@ -54,6 +54,13 @@ const SYMBOLS = {
     ],
     result: "void",
   },
+  // order, trans, M, N, alpha, A, lda, x, incx, beta, y, incy. Optional: the reductions that use
+  // it fall back to their wasm paths without it.
+  cblas_sgemv: {
+    parameters: ["i32", "i32", "i32", "i32", "f32", "buffer", "i32", "buffer", "i32", "f32", "buffer", "i32"],
+    result: "void",
+    optional: true,
+  },
   // OpenBLAS only; Accelerate has no such symbol (it sizes its own thread pool).
   openblas_set_num_threads: { parameters: ["i32"], result: "void", optional: true },
   openblas_get_num_threads: { parameters: [], result: "i32", optional: true },
@@ -371,6 +378,53 @@ type KernelArgs = Parameters<tf.KernelFunc>[0];
 
 function isF32(...ts: (tf.TensorInfo | undefined)[]): boolean {
   return ts.every((t) => t === undefined || t.dtype === "float32");
+}
+
+let ones = new Float32Array(0);
+
+/** Entries at or below which {@link blasSumAxis} runs on one BLAS thread. */
+const SMALL_GEMV = 1 << 20;
+
+/** Whether {@link blasSumAxis} would run (BLAS on, with `sgemv`, and not in stock mode). */
+export function blasHasSumAxis(): boolean {
+  return enabled && active !== undefined && Boolean(active.symbols.cblas_sgemv) && !stockWasm();
+}
+
+/**
+ * Sums along one axis of a row-major [rows, cols] float32 matrix as a product with a vector of
+ * ones (`cblas_sgemv`): with `overRows`, out[j] = scale · Σ_r x[r, j] (length cols), else out[r] =
+ * scale · Σ_j x[r, j] (length rows). Returns false, writing nothing, when BLAS is off or lacks
+ * `sgemv`, so that the caller can take its own path. tfjs-wasm 4.22's `Sum` over the last axis
+ * runs one scalar float32 accumulator (16 ms for [512, 32128], the cross-entropy's row sums);
+ * the BLAS kernel is SIMD and multithreaded (3 ms); over leading axes tfjs also transposes first.
+ * Used by `wasm_fast.ts`'s `Sum` and `Mean`.
+ */
+export function blasSumAxis(
+  x: Float32Array,
+  rows: number,
+  cols: number,
+  overRows: boolean,
+  scale: number,
+  out: Float32Array,
+): boolean {
+  const gemv = enabled && active ? active.symbols.cblas_sgemv : undefined;
+  if (!gemv || stockWasm() || rows === 0 || cols === 0) return false;
+  const need = overRows ? rows : cols;
+  if (ones.length < need) ones = new Float32Array(need).fill(1);
+  // beta = 0 on memory that may hold NaN: some BLAS builds scale y by beta (NaN · 0 = NaN).
+  out.fill(0);
+  // As for small products (see gemmOnHeap): a helper thread costs more than it saves below about
+  // a million entries ([256, 256]: 70 µs on two threads on a busy machine).
+  const b = active!;
+  const single = rows * cols <= SMALL_GEMV && b.threads > 1 && b.symbols.openblas_set_num_threads;
+  if (single) b.symbols.openblas_set_num_threads!(1);
+  try {
+    const t = overRows ? CBLAS_TRANS : CBLAS_NO_TRANS;
+    gemv(CBLAS_ROW_MAJOR, t, rows, cols, scale, x, cols, ones, 1, 0, out, 1);
+  } finally {
+    if (single) b.symbols.openblas_set_num_threads!(b.threads);
+  }
+  return true;
 }
 
 /** Transposes the last two axes with the wasm backend's own Transpose kernel. */

@@ -22,7 +22,7 @@ import {
   trailingBroadcastSpan,
   unsortedSegmentSumRows,
 } from "../../lib/backend/wasm_kernels.ts";
-import { gatherRows, middleReduction, sumMiddle } from "../../lib/backend/wasm_fast.ts";
+import { contiguousReduction, gatherRows, middleReduction, sumMiddle } from "../../lib/backend/wasm_fast.ts";
 
 if (!Deno.env.get("XDG_RUNTIME_DIR")) {
   const dir = Deno.makeTempDirSync({ prefix: "xdg-" });
@@ -301,6 +301,16 @@ Deno.test({
     assertEquals(middleReduction([4, 5], [0, 1]), undefined); // all axes: same
     assertEquals(middleReduction([2, 3, 4], [0, 2]), undefined); // not contiguous
     assertEquals(middleReduction([5], 0), undefined);
+    // With BLAS every contiguous block is handled, trailing ones included.
+    assertEquals(contiguousReduction([4, 5], -1), { outer: 4, reduced: 5, inner: 1, first: 1, last: 1 });
+    assertEquals(contiguousReduction([4, 5], undefined), {
+      outer: 1,
+      reduced: 20,
+      inner: 1,
+      first: 0,
+      last: 1,
+    });
+    assertEquals(contiguousReduction([2, 3, 4], [0, 2]), undefined);
     const out = new Float32Array(3);
     sumMiddle([1, 2, 3, 4, 5, 6], 1, 2, 3, 0.5, out); // mean of the rows of [[1,2,3],[4,5,6]]
     assertEquals(Array.from(out), [2.5, 3.5, 4.5]);

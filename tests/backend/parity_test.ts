@@ -157,6 +157,7 @@ const LOGITS = normal([4, 12, 50], 2), LABELS = ints([4, 12], 50);
 const WQ = normal([32, 32], 0.2), WK = normal([32, 32], 0.2), WV = normal([32, 32], 0.2);
 const WO = normal([32, 32], 0.2), PB = normal([1, 4, 12, 12]), AMASK = ints([4, 1, 1, 12], 5);
 const FB = normal([48]), normalFixed = normal([4, 12]);
+const Y3 = normal([8, 16, 64]); // above wasm_fast.ts's size for reductions through BLAS
 
 const maskOf = (m: { v: Int32Array; shape: number[] }) => tf.notEqual(I(m), 0);
 
@@ -298,6 +299,25 @@ const CASES: Case[] = [
         a.square().sum(0),
         T(EMB).mean(0),
         tf.grad((s: tf.Tensor) => x.mul(s).sum())(T(SCALE)),
+      ];
+    },
+  },
+  {
+    // On wasm+blas, lib/backend/wasm_fast.ts reduces these (≥ 4096 entries) with cblas_sgemv.
+    name: "sum / mean of larger tensors over every kind of contiguous axis block",
+    rtol: MATMUL,
+    run: () => {
+      const y = T(Y3), a = T(A);
+      return [
+        y.sum([0, 1]),
+        y.mean(1),
+        y.sum(-1, true),
+        y.mean([1, 2]),
+        y.sum(),
+        a.sum(-1),
+        a.mean(0, true),
+        a.mean(),
+        tf.grad((s: tf.Tensor) => y.square().mul(s).sum())(T(normal([64]))),
       ];
     },
   },
