@@ -12,8 +12,9 @@
  * Options: `--config t5-mini|t5-small|tiny` (t5-mini), `--batch 8 --src 128 --tgt 64`, `--k 1`
  * (percent of gradient entries kept), `--steps 2` (timed), `--warmup 1`, `--top 20` (kernels
  * listed), `--backends wasm,wasm+blas` (add `wasm-stock` for tfjs's wasm kernels without this
- * project's fixes: broadcast comparisons and transposed products, see `lib/backend`). Times are wall-clock medians; on a shared machine they are
- * noisy. Kernel times come from `lib/backend/kernel_timer.ts` (exclusive of nested kernels);
+ * project's fixes: broadcast comparisons, transposed and batched products, zero-copy Identity,
+ * Sum/Mean and GatherV2 fast paths, see `lib/backend`). Times are wall-clock medians; on a shared
+ * machine they are noisy. Kernel times come from `lib/backend/kernel_timer.ts` (exclusive of nested kernels);
  * "outside kernels" is the rest of the step: tfjs's engine and gradient tape, and JavaScript.
  *
  * The step itself is exported ({@link createT5Step}) for `scripts/bench_blas.ts`.

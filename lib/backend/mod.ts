@@ -6,7 +6,7 @@
  * |---|---|---|
  * | `webgpu` | tfjs-backend-webgpu | a hardware WebGPU adapter exists |
  * | `wasm+blas` | tfjs-backend-wasm, matrix products by `cblas_sgemm` over FFI (`blas.ts`) | no hardware GPU, a BLAS library loads |
- * | `wasm` | tfjs-backend-wasm (with the fixes in `wasm_kernels.ts` and `blas.ts`) | otherwise |
+ * | `wasm` | tfjs-backend-wasm (with the fixes in `wasm_kernels.ts`, `wasm_fast.ts` and `blas.ts`) | otherwise |
  * | `cpu` | tfjs-backend-cpu (slow; a reference) | never |
  *
  * Environment: `TF_BACKEND` (the default name), `FISHDIP_BLAS_LIB` (BLAS library path(s),

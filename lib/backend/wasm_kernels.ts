@@ -163,7 +163,9 @@ let stock = (() => {
 
 /**
  * With `true`, the wasm backend behaves as stock tfjs 4.22 for speed: the fast broadcasting
- * comparisons here and the untransposed matMul of `blas.ts` step aside (correctness fixes stay).
+ * comparisons here, the untransposed matMul and the BLAS reductions of `blas.ts`, and the kernels
+ * of `wasm_fast.ts` (zero-copy Identity/Cast, row-loop Sum/Mean, GatherV2) step aside
+ * (correctness fixes stay).
  * For before/after measurements; the default comes from `FISHDIP_WASM_STOCK=1`.
  */
 export function setStockWasm(on: boolean): void {
