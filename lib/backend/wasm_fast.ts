@@ -77,11 +77,12 @@ function castKernel(orig: tf.KernelFunc): tf.KernelFunc {
  */
 export function contiguousReduction(
   shape: readonly number[],
-  axis: number | number[] | undefined,
+  axis: number | number[] | null | undefined,
 ): { outer: number; reduced: number; inner: number; first: number; last: number } | undefined {
   const rank = shape.length;
   if (rank === 0) return undefined;
-  const axes = axis === undefined
+  // tfjs passes `axis: null` for a reduction over every axis (`x.sum()`).
+  const axes = axis === undefined || axis === null
     ? shape.map((_, i) => i)
     : (Array.isArray(axis) ? axis : [axis]).map((a) => (a < 0 ? a + rank : a));
   if (axes.length === 0 || axes.some((a) => !Number.isInteger(a) || a < 0 || a >= rank)) return undefined;
@@ -98,7 +99,7 @@ export function contiguousReduction(
  */
 export function middleReduction(
   shape: readonly number[],
-  axis: number | number[] | undefined,
+  axis: number | number[] | null | undefined,
 ): { outer: number; reduced: number; inner: number; first: number; last: number } | undefined {
   const plan = contiguousReduction(shape, axis);
   return plan && plan.last < shape.length - 1 ? plan : undefined;
@@ -142,7 +143,7 @@ export function sumMiddle(
 function reduceKernel(orig: tf.KernelFunc, mean: boolean): tf.KernelFunc {
   return (args: KernelArgs) => {
     const { x } = args.inputs as { x: tf.TensorInfo };
-    const { axis, keepDims } = args.attrs as unknown as { axis: number | number[]; keepDims: boolean };
+    const { axis, keepDims } = args.attrs as unknown as { axis: number | number[] | null; keepDims: boolean };
     if (stockWasm() || x.dtype !== "float32") return orig(args);
     const plan = contiguousReduction(x.shape, axis);
     if (!plan || plan.outer * plan.reduced * plan.inner === 0) return orig(args);

@@ -311,6 +311,7 @@ Deno.test({
       last: 1,
     });
     assertEquals(contiguousReduction([2, 3, 4], [0, 2]), undefined);
+    assertEquals(contiguousReduction([2, 3], null), { outer: 1, reduced: 6, inner: 1, first: 0, last: 1 });
     const out = new Float32Array(3);
     sumMiddle([1, 2, 3, 4, 5, 6], 1, 2, 3, 0.5, out); // mean of the rows of [[1,2,3],[4,5,6]]
     assertEquals(Array.from(out), [2.5, 3.5, 4.5]);
