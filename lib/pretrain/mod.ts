@@ -5,7 +5,7 @@
  * `scripts/build_corpus.ts`.
  *
  * ```ts
- * import { Rng, spanCorrupt } from "./lib/pretrain/mod.ts";
+ * import { Rng, spanCorrupt } from "./mod.ts";
  * const { inputs, targets } = spanCorrupt([5, 6, 7, 8, 9, 10, 11, 12, 13, 14], new Rng(1), (i) => 32099 - i, 1);
  * ```
  *

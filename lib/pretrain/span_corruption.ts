@@ -7,6 +7,7 @@
  * pretraining run continues the same stream.
  *
  * ```ts
+ * import { Rng, spanCorrupt } from "./span_corruption.ts";
  * const rng = new Rng(1);
  * const ids = Array.from({ length: 40 }, (_, i) => 10 + i);
  * const { inputs, targets } = spanCorrupt(ids, rng, (i) => 32099 - i, 1);
