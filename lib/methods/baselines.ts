@@ -68,19 +68,48 @@ export function shuffledPrefix(n: number, count: number, seed: number): number[]
   return order.slice(0, Math.min(count, n));
 }
 
+/**
+ * What the fixed-mask methods share: a mask computed once in `prepare` (by the subclass), never
+ * refreshed, applied to every gradient, and taken back from a checkpoint on resume.
+ */
+abstract class FixedMaskMethod<E, B> implements SparseMethod<E, B> {
+  abstract readonly name: string;
+  protected current: SparseMask | null = null;
+
+  get mask(): SparseMask | null {
+    return this.current;
+  }
+  abstract prepare(ctx: MethodContext<E, B>): Promise<void>;
+  /** Replaces the mask in force (disposing the previous one). */
+  protected setMask(mask: SparseMask | null): void {
+    this.current?.dispose();
+    this.current = mask;
+  }
+  beforeStep(_step: number, _ctx: MethodContext<E, B>): Promise<boolean> {
+    return Promise.resolve(false);
+  }
+  maskGradients(grads: Map<string, tf.Tensor>): void {
+    if (!this.current) throw new Error(`${this.name}: maskGradients before prepare()`);
+    this.current.apply(grads);
+  }
+  restoreMask(mask: SparseMask | null): void {
+    this.setMask(mask);
+  }
+  dispose(): void {
+    this.current?.dispose();
+  }
+}
+
 /** The fixed FISH mask. */
-export class FixedFish<E = unknown, B = unknown> implements SparseMethod<E, B> {
+export class FixedFish<E = unknown, B = unknown> extends FixedMaskMethod<E, B> {
   readonly name = "fish";
   readonly config: Readonly<FishConfig>;
   /** The examples the Fisher used (after `prepare`). */
   selected: number[] = [];
-  private current: SparseMask | null = null;
 
   constructor(config: Partial<FishConfig> = {}) {
+    super();
     this.config = Object.freeze({ ...FISH_DEFAULTS, ...config });
-  }
-  get mask(): SparseMask | null {
-    return this.current;
   }
   async prepare(ctx: MethodContext<E, B>): Promise<void> {
     const c = this.config;
@@ -91,22 +120,7 @@ export class FixedFish<E = unknown, B = unknown> implements SparseMethod<E, B> {
     });
     let total = 0;
     for (const s of fisher.values()) total += s.length;
-    this.current?.dispose();
-    this.current = selectTopK(fisher, parameterShapes(ctx.model.parameters()), keepCount(total, c.keepRatio));
-  }
-  beforeStep(_step: number, _ctx: MethodContext<E, B>): Promise<boolean> {
-    return Promise.resolve(false);
-  }
-  maskGradients(grads: Map<string, tf.Tensor>): void {
-    if (!this.current) throw new Error("FixedFish: maskGradients before prepare()");
-    this.current.apply(grads);
-  }
-  restoreMask(mask: SparseMask | null): void {
-    this.current?.dispose();
-    this.current = mask;
-  }
-  dispose(): void {
-    this.current?.dispose();
+    this.setMask(selectTopK(fisher, parameterShapes(ctx.model.parameters()), keepCount(total, c.keepRatio)));
   }
 }
 
@@ -126,36 +140,18 @@ export interface RandomMaskConfig {
 export const RANDOM_MASK_DEFAULTS: Readonly<RandomMaskConfig> = Object.freeze({ keepRatio: 0.01, seed: 0 });
 
 /** The fixed random mask. */
-export class RandomMaskMethod<E = unknown, B = unknown> implements SparseMethod<E, B> {
+export class RandomMaskMethod<E = unknown, B = unknown> extends FixedMaskMethod<E, B> {
   readonly name = "random";
   readonly config: Readonly<RandomMaskConfig>;
-  private current: SparseMask | null = null;
   constructor(config: Partial<RandomMaskConfig> = {}) {
+    super();
     this.config = Object.freeze({ ...RANDOM_MASK_DEFAULTS, ...config });
-  }
-  get mask(): SparseMask | null {
-    return this.current;
   }
   prepare(ctx: MethodContext<E, B>): Promise<void> {
     const shapes = parameterShapes(ctx.model.parameters());
     let total = 0;
     for (const s of shapes.values()) total += s.reduce((a, b) => a * b, 1);
-    this.current?.dispose();
-    this.current = randomMask(shapes, keepCount(total, this.config.keepRatio), this.config.seed);
+    this.setMask(randomMask(shapes, keepCount(total, this.config.keepRatio), this.config.seed));
     return Promise.resolve();
-  }
-  beforeStep(_step: number, _ctx: MethodContext<E, B>): Promise<boolean> {
-    return Promise.resolve(false);
-  }
-  maskGradients(grads: Map<string, tf.Tensor>): void {
-    if (!this.current) throw new Error("RandomMaskMethod: maskGradients before prepare()");
-    this.current.apply(grads);
-  }
-  restoreMask(mask: SparseMask | null): void {
-    this.current?.dispose();
-    this.current = mask;
-  }
-  dispose(): void {
-    this.current?.dispose();
   }
 }
