@@ -17,15 +17,12 @@ import { sparseTrainStep } from "../lib/methods/step.ts";
 import { t5Trainable } from "../lib/methods/t5_adapter.ts";
 import type { MethodContext } from "../lib/methods/types.ts";
 import { Adafactor } from "../lib/optim/adafactor.ts";
-import { parseT5Config } from "../lib/t5/config.ts";
+import { COMPARATOR_SHAPES, parseT5Config } from "../lib/t5/config.ts";
 import { createT5 } from "../lib/t5/model.ts";
 import { T5Tokenizer } from "../lib/tokenizer/mod.ts";
 import { type Batch, buildFeatures, collate, type Feature } from "../lib/train/features.ts";
 
-const SHAPES: Record<string, Record<string, number>> = {
-  "t5-mini": { d_model: 256, d_ff: 1024, d_kv: 32, num_heads: 8, num_layers: 4 },
-  "t5-small": { d_model: 512, d_ff: 2048, d_kv: 64, num_heads: 8, num_layers: 6 },
-};
+const SHAPES: Record<string, Readonly<Record<string, number>>> = COMPARATOR_SHAPES;
 
 const { values } = parseArgs({
   args: Deno.args,

@@ -16,15 +16,14 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { describeBackend, initBackend, parseBackendName } from "../lib/backend/mod.ts";
-import { parseT5Config, t5ParameterCount } from "../lib/t5/config.ts";
+import { COMPARATOR_SHAPES, parseT5Config, t5ParameterCount } from "../lib/t5/config.ts";
 import { createT5, t5Loss, t5ValueAndGrads } from "../lib/t5/model.ts";
 import { t5Generate } from "../lib/t5/generate.ts";
 
 /** Named shapes, as in the PyTorch comparator (`tiny` is the fixtures' shape, for smoke runs). */
-const SHAPES: Record<string, Record<string, number>> = {
+const SHAPES: Record<string, Readonly<Record<string, number>>> = {
   tiny: { d_model: 64, d_ff: 128, d_kv: 16, num_heads: 4, num_layers: 2 },
-  "t5-mini": { d_model: 256, d_ff: 1024, d_kv: 32, num_heads: 8, num_layers: 4 },
-  "t5-small": { d_model: 512, d_ff: 2048, d_kv: 64, num_heads: 8, num_layers: 6 },
+  ...COMPARATOR_SHAPES,
 };
 
 function parseArgs(args: string[]): Record<string, string> {

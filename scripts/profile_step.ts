@@ -25,15 +25,15 @@ import * as tf from "@tensorflow/tfjs";
 import { type BackendName, describeBackend, initBackend, parseBackendName } from "../lib/backend/mod.ts";
 import { installKernelTimer, type KernelTime } from "../lib/backend/kernel_timer.ts";
 import { setStockWasm } from "../lib/backend/wasm_kernels.ts";
-import { parseT5Config, t5ParameterCount } from "../lib/t5/config.ts";
+import { COMPARATOR_SHAPES, parseT5Config, t5ParameterCount } from "../lib/t5/config.ts";
 import { createT5, t5Loss, t5ValueAndGrads } from "../lib/t5/model.ts";
 import { Adafactor } from "../lib/optim/adafactor.ts";
 import { clipGradNorm } from "../lib/optim/clip.ts";
 
 /** Named shapes; t5-mini and t5-small are the torch comparator's (`--config` there). */
 export const SHAPES: Record<string, Record<string, unknown>> = {
-  "t5-mini": { d_model: 256, d_ff: 1024, d_kv: 32, num_heads: 8, num_layers: 4, vocab_size: 32128 },
-  "t5-small": { d_model: 512, d_ff: 2048, d_kv: 64, num_heads: 8, num_layers: 6, vocab_size: 32128 },
+  "t5-mini": { ...COMPARATOR_SHAPES["t5-mini"], vocab_size: 32128 },
+  "t5-small": { ...COMPARATOR_SHAPES["t5-small"], vocab_size: 32128 },
   "tiny": { d_model: 64, d_ff: 256, d_kv: 16, num_heads: 4, num_layers: 2, vocab_size: 1024 },
 };
 

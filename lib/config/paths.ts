@@ -38,6 +38,16 @@ export function fixturesDir(): string {
   return absolute(env("FIXTURES_DIR") ?? `${REPO_ROOT}/../shared/fixtures`);
 }
 
+/** Whether a file or folder exists (any stat error counts as absent). */
+export async function pathExists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Thrown when a dataset file is absent; the message says which file and how to get it. */
 export class MissingDataError extends Error {
   constructor(readonly path: string, readonly dataset: string, readonly how: string) {

@@ -239,3 +239,13 @@ export function t5TiedAliases(config: T5Config): Map<string, string> {
 export function t5ParameterCount(config: T5Config): number {
   return t5ParameterShapes(config).reduce((n, p) => n + p.shape.reduce((a, b) => a * b, 1), 0);
 }
+
+/**
+ * The PyTorch comparator's named shapes (`/shared/bench/torch_t5_step.py --config`), v1.0 with
+ * the T5 vocabulary (32128): `t5-mini` is the issues' 15M-parameter shape, `t5-small` the
+ * published one. Benchmarks use these so that both sides time the same model.
+ */
+export const COMPARATOR_SHAPES: Readonly<Record<"t5-mini" | "t5-small", Readonly<Record<string, number>>>> = {
+  "t5-mini": { d_model: 256, d_ff: 1024, d_kv: 32, num_heads: 8, num_layers: 4 },
+  "t5-small": { d_model: 512, d_ff: 2048, d_kv: 64, num_heads: 8, num_layers: 6 },
+};

@@ -11,7 +11,7 @@
  */
 import { backendInfo, type BackendName, initBackend } from "../backend/mod.ts";
 import { runGrid, type RunGridOptions, type RunGridSummary } from "../experiments/runner.ts";
-import { dataDir } from "../config/paths.ts";
+import { dataDir, pathExists } from "../config/paths.ts";
 import { DEFAULT_DOWNLOADS, downloadFiles, filesFor } from "../data/download.ts";
 import { runCell } from "./run_cell.ts";
 
@@ -29,15 +29,6 @@ export type ReproduceOptions = Omit<RunGridOptions, "backend"> & {
   download?: boolean;
 };
 
-async function missing(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return false;
-  } catch {
-    return true;
-  }
-}
-
 /** Downloads the default datasets that are not in the data directory; never throws. */
 export async function fetchMissingDatasets(
   dir: string,
@@ -46,7 +37,7 @@ export async function fetchMissingDatasets(
   for (const name of DEFAULT_DOWNLOADS) {
     const files = filesFor([name]);
     const absent = [];
-    for (const f of files) if (await missing(`${dir}/${f.path}`)) absent.push(f);
+    for (const f of files) if (!(await pathExists(`${dir}/${f.path}`))) absent.push(f);
     if (absent.length === 0) continue;
     log(`${name}: ${absent.length} file(s) missing from ${dir}; downloading`);
     try {

@@ -18,6 +18,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { readSafetensors, writeSafetensorsFile } from "../checkpoint/safetensors.ts";
+import { pathExists as exists } from "../config/paths.ts";
 import { PythonRandom } from "../data/python_random.ts";
 import type { ParamMask } from "../methods/mask.ts";
 import { SparseMask } from "../methods/mask.ts";
@@ -126,15 +127,6 @@ interface LoopState {
   seed: number;
   total: number;
   masks: { step: number; perParam: Record<string, number> }[];
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** The newest complete checkpoint folder in `runDir`, if any. */
