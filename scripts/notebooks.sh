@@ -4,6 +4,12 @@
 #   bash scripts/notebooks.sh --check    execute copies into out/notebooks (CI: a cell error fails)
 # The preset comes from FISHDIP_PRESET (default quick); FISHDIP_RESULTS picks the results folder.
 set -euo pipefail
+# The kernel runs in notebooks/: directories given relative to the caller's directory are made
+# absolute first, or the notebooks would look for them relative to notebooks/.
+for var in FISHDIP_DATA FIXTURES_DIR FISHDIP_RESULTS; do
+  val="${!var:-}"
+  if [ -n "$val" ] && [ "${val#/}" = "$val" ]; then export "$var=$PWD/$val"; fi
+done
 cd "$(dirname "$0")/.."
 export JUPYTER_PATH="$PWD/.jupyter${JUPYTER_PATH:+:$JUPYTER_PATH}"
 # Keep Jupyter's own files inside the project, not in the user's home.

@@ -1,29 +1,35 @@
 /**
  * Plugs the T5 model (`lib/t5/model.ts`) into the method interface: a batch is a `T5Inputs`
  * (ids, masks, labels), the per-example loss is `t5PerExampleLoss` (mean over each row's label
- * positions, pads counted unless `ignorePadLabels`), and gradients come from `t5ValueAndGrads`
- * over every parameter (tied duplicates appear once, as in Hugging Face's `named_parameters()`).
+ * positions, pads counted unless `ignorePadLabels`), and gradients come from `t5AccumulatedGrads`
+ * (one pass, or slices of the batch whose gradients are summed when it would not fit) over every
+ * parameter (tied duplicates appear once, as in Hugging Face's `named_parameters()`).
  *
  * @module
  */
 import type * as tf from "@tensorflow/tfjs";
-import { type T5Inputs, t5Loss, type T5Model, t5PerExampleLoss, t5ValueAndGrads } from "../t5/model.ts";
+import { t5AccumulatedGrads, type T5Inputs, type T5Model, t5PerExampleLoss } from "../t5/model.ts";
 import type { ModeOptions, TrainableModel } from "./types.ts";
 
 /** Options of {@link t5Trainable}. */
 export interface T5TrainableOptions {
   /** Ignore pad-id labels in losses. Default false: TANL/FISH-DIP count them. */
   ignorePadLabels?: boolean;
+  /**
+   * Activation memory a gradient pass may keep; larger batches are split into slices whose
+   * gradients are summed (`t5AccumulatedGrads`). Default `DEFAULT_PASS_BYTES` (2 GiB).
+   */
+  passBytes?: number;
 }
 
 /** A {@link TrainableModel} view of a T5 model. */
 export function t5Trainable(model: T5Model, opts: T5TrainableOptions = {}): TrainableModel<T5Inputs> {
-  const ignorePadLabels = opts.ignorePadLabels ?? false;
+  const ignorePadLabels = opts.ignorePadLabels ?? false, passBytes = opts.passBytes;
   return {
     parameters: (): Map<string, tf.Variable> => model.params,
     perExampleLoss: (batch: T5Inputs, m: ModeOptions) =>
       t5PerExampleLoss(model, batch, { training: m.training, ignorePadLabels }),
     lossAndGrads: (batch: T5Inputs, m: ModeOptions) =>
-      t5ValueAndGrads(model, () => t5Loss(model, batch, { training: m.training, ignorePadLabels })),
+      t5AccumulatedGrads(model, batch, { training: m.training, ignorePadLabels, passBytes }),
   };
 }

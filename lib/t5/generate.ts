@@ -146,8 +146,8 @@ export async function t5Generate(
             } else {
               ({ k, v } = withPrefix(model, p, k, v, selfBias)); // the cache starts with the prefix
             }
-            newK.push(k);
-            newV.push(v);
+            newK.push(tf.keep(k)); // leaves the sublayer's tidy (see `residual`)
+            newV.push(tf.keep(v));
             const bias = padKeys(selfBias, selfPrefix[i]);
             return linear(model, `${p}.o`, mergeHeads(attend(model, q, k, v, bias, false).out));
           }, false);

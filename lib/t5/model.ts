@@ -501,7 +501,14 @@ export function feedForward(model: T5Model, prefix: string, x: tf.Tensor3D, trai
   return linear(model, `${p}.wo`, dropout(model, h, training), training);
 }
 
-/** Pre-norm residual sublayer: h + dropout(branch(norm(h))), with the adapter hook on the branch. */
+/**
+ * Pre-norm residual sublayer: h + dropout(branch(norm(h))), with the adapter hook on the branch.
+ * Each sublayer is its own `tf.tidy`: without it every intermediate of the whole stack stays
+ * alive until the caller's scope ends (about 2 GB for a t5-small forward pass over 9 × 128
+ * tokens). Inside a gradient computation this is still exact: tfjs keeps what a kernel's gradient
+ * needs as saved copies, which a tidy does not free. A branch that hands a tensor out of the
+ * sublayer (attention probabilities) must `tf.keep` it.
+ */
 export function residual(
   model: T5Model,
   name: string,
@@ -509,10 +516,12 @@ export function residual(
   branch: (normed: tf.Tensor3D) => tf.Tensor3D,
   training: boolean,
 ): tf.Tensor3D {
-  const normed = rmsNorm(h, model.param(`${name}.layer_norm.weight`), model.config.layer_norm_epsilon);
-  let y = branch(normed);
-  if (model.hooks.sublayerOutput) y = model.hooks.sublayerOutput(name, y, training);
-  return h.add(dropout(model, y, training));
+  return tf.tidy(() => {
+    const normed = rmsNorm(h, model.param(`${name}.layer_norm.weight`), model.config.layer_norm_epsilon);
+    let y = branch(normed);
+    if (model.hooks.sublayerOutput) y = model.hooks.sublayerOutput(name, y, training);
+    return h.add(dropout(model, y, training));
+  });
 }
 
 /** Decoder output (B, T, D) → logits (B, T, V); a tied head first rescales by D^-½. */
@@ -570,7 +579,7 @@ export function encode(
     const b = `encoder.block.${i}`;
     h = residual(model, `${b}.layer.0`, h, (x) => {
       const a = attention(model, `${b}.layer.0.SelfAttention`, x, x, bias, training);
-      if (opts.outputAttentions) out.attentions.push(a.probs);
+      if (opts.outputAttentions) out.attentions.push(tf.keep(a.probs));
       return a.out;
     }, training);
     h = residual(model, `${b}.layer.1`, h, (x) => feedForward(model, `${b}.layer.1`, x, training), training);
@@ -619,12 +628,12 @@ export function decode(
     const b = `decoder.block.${i}`;
     h = residual(model, `${b}.layer.0`, h, (x) => {
       const a = attention(model, `${b}.layer.0.SelfAttention`, x, x, selfBias, training);
-      if (opts.outputAttentions) out.attentions.push(a.probs);
+      if (opts.outputAttentions) out.attentions.push(tf.keep(a.probs));
       return a.out;
     }, training);
     h = residual(model, `${b}.layer.1`, h, (x) => {
       const a = attention(model, `${b}.layer.1.EncDecAttention`, x, encoderHidden, crossBias, training);
-      if (opts.outputAttentions) out.crossAttentions.push(a.probs);
+      if (opts.outputAttentions) out.crossAttentions.push(tf.keep(a.probs));
       return a.out;
     }, training);
     h = residual(model, `${b}.layer.2`, h, (x) => feedForward(model, `${b}.layer.2`, x, training), training);
@@ -691,24 +700,26 @@ export function shiftRight(labels: tf.Tensor2D, startId: number, padId: number):
   });
 }
 
+/** Encoder and decoder outputs for `inputs`, before the LM head. */
+function runStacks(model: T5Model, inputs: T5Inputs, opts: T5ForwardOptions) {
+  const c = model.config;
+  const ids = toTensor(inputs.inputIds);
+  const mask = inputs.attentionMask ? toTensor(inputs.attentionMask, "float32") : tf.onesLike(ids).toFloat();
+  let decIds: tf.Tensor2D;
+  if (inputs.decoderInputIds) decIds = toTensor(inputs.decoderInputIds);
+  else if (inputs.labels) {
+    decIds = shiftRight(toTensor(inputs.labels), c.decoder_start_token_id, c.pad_token_id);
+  } else throw new Error("t5Forward needs decoderInputIds or labels");
+  const decMask = inputs.decoderAttentionMask ? toTensor(inputs.decoderAttentionMask, "float32") : undefined;
+  const enc = encode(model, ids, mask as tf.Tensor2D, opts);
+  const dec = decode(model, decIds, enc.last, mask as tf.Tensor2D, decMask, opts);
+  return { enc, dec };
+}
+
 /** The full forward pass (no loss). Call inside `tf.tidy` or dispose the outputs yourself. */
 export function t5Forward(model: T5Model, inputs: T5Inputs, opts: T5ForwardOptions = {}): T5Output {
-  const c = model.config;
   return tf.tidy(() => {
-    const ids = toTensor(inputs.inputIds);
-    const mask = inputs.attentionMask
-      ? toTensor(inputs.attentionMask, "float32")
-      : tf.onesLike(ids).toFloat();
-    let decIds: tf.Tensor2D;
-    if (inputs.decoderInputIds) decIds = toTensor(inputs.decoderInputIds);
-    else if (inputs.labels) {
-      decIds = shiftRight(toTensor(inputs.labels), c.decoder_start_token_id, c.pad_token_id);
-    } else throw new Error("t5Forward needs decoderInputIds or labels");
-    const decMask = inputs.decoderAttentionMask
-      ? toTensor(inputs.decoderAttentionMask, "float32")
-      : undefined;
-    const enc = encode(model, ids, mask as tf.Tensor2D, opts);
-    const dec = decode(model, decIds, enc.last, mask as tf.Tensor2D, decMask, opts);
+    const { enc, dec } = runStacks(model, inputs, opts);
     return {
       logits: lmHead(model, dec.last),
       encoderLastHiddenState: enc.last,
@@ -731,60 +742,121 @@ export interface T5LossOptions {
   ignorePadLabels?: boolean;
   /** Training mode (dropout on). Default false. */
   training?: boolean;
+  /**
+   * Divide the summed token losses by this count instead of the batch's own number of counted
+   * positions: a slice of a batch then contributes its share of the whole batch's mean loss
+   * (gradient accumulation, {@link t5AccumulatedGrads}).
+   */
+  denominator?: number;
 }
 
+/** Logit elements of one chunk of rows in {@link lmHeadCrossEntropy}: 8M floats, 32 MiB. */
+const CE_CHUNK_ELEMENTS = 8 * 1024 * 1024;
+
 /**
- * Cross-entropy of each row of `logits` (N, V) at `labels` (N, int32, valid ids): logsumexp
- * minus the label's logit. Its gradient is written out, softmax − one-hot, because the composed
- * ops' gradient (through logsumexp's max and a lookup) costs about twice as many passes over the
- * (N, V) logits, which dominate a small model's step.
+ * Cross-entropy of the output projection, fused: for rows x (N, D), head W (V, D) and labels (N,
+ * int32, valid ids), the loss of each row, logsumexp(x Wᵀ) − (x Wᵀ)[label]. The (N, V) logits
+ * dominate a training step's memory: composed from ops, the forward and backward passes hold about
+ * six (N, V) tensors at once (the logits, their shifted copy, the exponentials, the softmax times
+ * dy, the one-hot and the difference), 1.8 GB for t5-small's 9 × 256 labels, which exhausts the
+ * wasm heap. Here rows are processed in chunks of at most `chunkElements` logits: the forward pass
+ * keeps only the exponentials (one (N, V) tensor in all, and only while gradients are being
+ * recorded; scoring and evaluation keep none) and the row sums, and the backward pass
+ * builds softmax − one-hot one chunk at a time, multiplies it straight into dx = G W and
+ * dW = Gᵀ x, and frees it. The gradient is written out because the composed ops' gradient
+ * (through logsumexp's max and a lookup) also costs about twice as many passes over the logits.
  */
-export function crossEntropyRows(logits: tf.Tensor2D, labels: tf.Tensor1D): tf.Tensor1D {
-  const [N, V] = logits.shape;
+export function lmHeadCrossEntropy(
+  x: tf.Tensor2D,
+  w: tf.Tensor2D,
+  labels: tf.Tensor1D,
+  chunkElements = CE_CHUNK_ELEMENTS,
+): tf.Tensor1D {
+  const [N] = x.shape;
+  const V = w.shape[0];
+  const rows = Math.max(1, Math.floor(chunkElements / V));
+  const chunks: [number, number][] = [];
+  for (let r = 0; r < N; r += rows) chunks.push([r, Math.min(rows, N - r)]);
+  // Outside a gradient computation (scoring, evaluation) nothing is kept for a backward pass, so
+  // each chunk's exponentials are freed at once. tfjs counts open `tf.grads` scopes in
+  // `engine().state.gradientDepth`; a kernel's forward function cannot see its tape otherwise.
+  const recording = tf.engine().state.gradientDepth > 0;
   const ce = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-    const [x, l, save] = args as [tf.Tensor2D, tf.Tensor1D, tf.GradSaveFunc];
-    // Positions of the labels in the flattened (N·V) logits.
-    const flatIds = tf.range(0, N, 1, "int32").mul(tf.scalar(V, "int32")).add(l);
-    const max = x.max(1, true); // (N, 1)
-    const e = tf.exp(x.sub(max)); // (N, V), kept: the backward pass reuses it as the softmax
-    const total = e.sum(1, true); // (N, 1)
-    const lse = max.add(total.log()).reshape([N]); // logsumexp (N)
-    const picked = tf.gather(x.reshape([N * V]), flatIds); // (N)
-    save([e, total, flatIds]);
+    const [xs, ws, ls, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D, tf.GradSaveFunc];
+    const exps: tf.Tensor[] = [], totals: tf.Tensor[] = [], losses: tf.Tensor[] = [];
+    for (const [r, n] of chunks) {
+      const [e, total, loss] = tf.tidy(() => {
+        const logits = projectRows(xs.slice([r, 0], [n, -1]), ws); // (n, V)
+        const max = logits.max(1, true); // (n, 1)
+        const e = tf.exp(logits.sub(max)); // kept: the backward pass reuses it as the softmax
+        const total = e.sum(1, true); // (n, 1)
+        // Each row's label logit, as a lookup in the flattened chunk.
+        const flatIds = tf.range(0, n, 1, "int32").mul(tf.scalar(V, "int32")).add(ls.slice(r, n));
+        const picked = tf.gather(logits.reshape([n * V]), flatIds);
+        return [e, total, max.reshape([n]).add(total.log().reshape([n])).sub(picked)];
+      });
+      losses.push(loss);
+      if (recording) exps.push(e), totals.push(total);
+      else tf.dispose([e, total]);
+    }
+    save([xs, ws, ls, ...exps, ...totals]);
+    const value = tf.concat(losses);
+    tf.dispose([...exps, ...totals, ...losses]); // `save` keeps its own references
     return {
-      value: lse.sub(picked),
+      value,
       gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
-        const [es, totals, ids] = saved;
-        const d = (dy as tf.Tensor).reshape([N, 1]);
-        const probsTimesDy = es.mul(d.div(totals)); // softmax · dy, (N, V)
-        // One-hot part as a scatter (tfjs-wasm 4.22's float32 oneHot writes integer bits).
-        const hot = tf.scatterND(ids.reshape([N, 1]), (dy as tf.Tensor).reshape([N]), [N * V]).reshape([
-          N,
-          V,
-        ]);
-        return [probsTimesDy.sub(hot), tf.zerosLike(ids)];
+        const [xv, wv, lv] = saved;
+        const k = chunks.length;
+        const dxs: tf.Tensor[] = [];
+        let dw: tf.Tensor | undefined;
+        chunks.forEach(([r, n], i) => {
+          const [dxc, dwc] = tf.tidy(() => {
+            const d = (dy as tf.Tensor).slice(r, n); // (n)
+            const probsTimesDy = saved[3 + i].mul(d.reshape([n, 1]).div(saved[3 + k + i])); // (n, V)
+            // One-hot part as a scatter (tfjs-wasm 4.22's float32 oneHot writes integer bits).
+            const flatIds = tf.range(0, n, 1, "int32").mul(tf.scalar(V, "int32")).add(lv.slice(r, n));
+            const hot = tf.scatterND(flatIds.reshape([n, 1]), d, [n * V]).reshape([n, V]);
+            const g = probsTimesDy.sub(hot) as tf.Tensor2D; // d loss / d logits, (n, V)
+            return [tf.matMul(g, wv as tf.Tensor2D), tf.matMul(g, xv.slice([r, 0], [n, -1]), true, false)];
+          });
+          dxs.push(dxc);
+          if (dw === undefined) dw = dwc;
+          else {
+            const sum = dw.add(dwc);
+            tf.dispose([dw, dwc]);
+            dw = sum;
+          }
+        });
+        const dx = tf.concat(dxs);
+        tf.dispose(dxs);
+        return [dx, dw!, tf.zerosLike(lv)];
       },
     };
   });
-  return ce(logits, labels) as tf.Tensor1D;
+  return ce(x, w, labels) as tf.Tensor1D;
 }
 
 /**
- * Per-position negative log-likelihood (B, T) of `labels` under `logits` (B, T, V), and the
- * 0/1 weights (B, T) of the positions that count. Ignored positions have nll 0.
+ * Per-position negative log-likelihood (B, T) of `labels` for decoder outputs `h` (B, T, D)
+ * through the LM head (as {@link lmHead}, fused with the loss), and the 0/1 weights (B, T) of the
+ * positions that count. Ignored positions have nll 0.
  */
-export function tokenNll(
-  logits: tf.Tensor3D,
+export function lmHeadNll(
+  model: T5Model,
+  h: tf.Tensor3D,
   labels: tf.Tensor2D,
   ignoreId: number | undefined = undefined,
 ): { nll: tf.Tensor2D; weights: tf.Tensor2D } {
   return tf.tidy(() => {
-    const [B, T, V] = logits.shape;
+    const [B, T, D] = h.shape;
+    let x = h.reshape([B * T, D]) as tf.Tensor2D;
+    if (model.config.tie_word_embeddings) x = x.mul(D ** -0.5);
     const l = labels.toInt();
     let keep = l.notEqual(-100);
     if (ignoreId !== undefined) keep = keep.logicalAnd(l.notEqual(ignoreId));
     const safe = tf.where(keep, l, tf.zerosLike(l)); // any valid id; its value is masked out
-    const nll = crossEntropyRows(logits.reshape([B * T, V]), safe.reshape([B * T])); // (B·T)
+    const w = model.lmHeadWeight() as tf.Tensor as tf.Tensor2D;
+    const nll = lmHeadCrossEntropy(x, w, safe.reshape([B * T]) as tf.Tensor1D); // (B·T)
     const weights = keep.toFloat();
     return { nll: nll.reshape([B, T]).mul(weights) as tf.Tensor2D, weights: weights as tf.Tensor2D };
   });
@@ -793,9 +865,8 @@ export function tokenNll(
 function nllOf(model: T5Model, inputs: T5Inputs, opts: T5LossOptions) {
   if (!inputs.labels) throw new Error("a T5 loss needs labels");
   const labels = toTensor(inputs.labels);
-  const out = t5Forward(model, inputs, { training: opts.training });
-  const r = tokenNll(out.logits, labels, opts.ignorePadLabels ? model.config.pad_token_id : undefined);
-  return r;
+  const { dec } = runStacks(model, inputs, { training: opts.training });
+  return lmHeadNll(model, dec.last, labels, opts.ignorePadLabels ? model.config.pad_token_id : undefined);
 }
 
 /**
@@ -805,7 +876,7 @@ function nllOf(model: T5Model, inputs: T5Inputs, opts: T5LossOptions) {
 export function t5Loss(model: T5Model, inputs: T5Inputs, opts: T5LossOptions = {}): tf.Scalar {
   return tf.tidy(() => {
     const { nll, weights } = nllOf(model, inputs, opts);
-    return nll.sum().div(weights.sum()) as tf.Scalar;
+    return nll.sum().div(opts.denominator ?? weights.sum()) as tf.Scalar;
   });
 }
 
@@ -846,4 +917,84 @@ export function t5ValueAndGrads(
     out.set(n, g ?? tf.zerosLike(vars[i]));
   });
   return { loss: value, grads: out };
+}
+
+/** Activation memory one gradient pass may use, by default, in {@link t5AccumulatedGrads}. */
+export const DEFAULT_PASS_BYTES = 2 * 2 ** 30;
+
+/**
+ * A rough upper bound of the bytes a gradient pass keeps per source or target token: tfjs holds
+ * every intermediate a kernel's gradient needs until the backward pass, about forty
+ * d_model-sized and four d_ff-sized float32 vectors and eight attention rows per head per block
+ * (a decoder block counts 1.5 for its cross-attention). Measured on t5-small, 9 × (128 + 128)
+ * tokens: about 1.7 MB per token on wasm; this gives 2.2 MB.
+ */
+export function passBytesPerToken(config: T5Config, length: number): number {
+  const blocks = config.num_layers + 1.5 * config.num_decoder_layers;
+  return 4 * blocks * (40 * config.d_model + 4 * config.d_ff + 8 * config.num_heads * length);
+}
+
+/** A batch's rows [start, end) (number arrays or tensors alike). */
+export function sliceRows(inputs: T5Inputs, start: number, end: number): T5Inputs {
+  const cut = (x: IdsLike | undefined) =>
+    x === undefined
+      ? undefined
+      : x instanceof tf.Tensor
+      ? x.slice([start, 0], [end - start, -1]) as tf.Tensor2D
+      : x.slice(start, end);
+  return {
+    inputIds: cut(inputs.inputIds)!,
+    attentionMask: cut(inputs.attentionMask),
+    decoderInputIds: cut(inputs.decoderInputIds),
+    decoderAttentionMask: cut(inputs.decoderAttentionMask),
+    labels: cut(inputs.labels),
+  };
+}
+
+/**
+ * The loss and gradients of a batch, computed in slices of rows when the whole batch would keep
+ * more than `passBytes` of activations alive ({@link passBytesPerToken}; a wasm heap holds
+ * 4 GiB in all). Each slice's summed token loss is divided by the whole batch's count of
+ * counted label positions, so the summed losses and gradients are the batch's mean loss and its
+ * gradient (equal up to float rounding; dropout draws differ). Batches given as tensors, and
+ * batches that fit, run as one pass. `gradsOf` computes one pass's gradients (default: every
+ * parameter of the model, as {@link t5ValueAndGrads}).
+ */
+export function t5AccumulatedGrads(
+  model: T5Model,
+  inputs: T5Inputs,
+  opts: T5LossOptions & { passBytes?: number } = {},
+  gradsOf: (lossFn: () => tf.Scalar) => T5Gradients = (f) => t5ValueAndGrads(model, f),
+): T5Gradients {
+  const { passBytes = DEFAULT_PASS_BYTES, ...lossOpts } = opts;
+  const whole = () => gradsOf(() => t5Loss(model, inputs, lossOpts));
+  const ids = inputs.inputIds, labels = inputs.labels;
+  if (ids instanceof tf.Tensor || labels === undefined || labels instanceof tf.Tensor) return whole();
+  const B = ids.length, S = ids[0]?.length ?? 0, T = labels[0]?.length ?? 0;
+  const perRow = (S + T) * passBytesPerToken(model.config, Math.max(S, T));
+  const rows = Math.max(1, Math.floor(passBytes / perRow));
+  if (rows >= B) return whole();
+  const pad = lossOpts.ignorePadLabels ? model.config.pad_token_id : undefined;
+  let counted = 0;
+  for (const row of labels) for (const l of row) if (l !== -100 && l !== pad) counted++;
+  const denominator = Math.max(counted, 1);
+  let total: T5Gradients | undefined;
+  for (let r = 0; r < B; r += rows) {
+    const part = gradsOf(() =>
+      t5Loss(model, sliceRows(inputs, r, Math.min(B, r + rows)), { ...lossOpts, denominator })
+    );
+    if (!total) {
+      total = part;
+      continue;
+    }
+    const loss = total.loss.add(part.loss) as tf.Scalar;
+    tf.dispose([total.loss, part.loss]);
+    for (const [name, g] of part.grads) {
+      const sum = total.grads.get(name)!.add(g);
+      tf.dispose([total.grads.get(name)!, g]);
+      total.grads.set(name, sum);
+    }
+    total = { loss, grads: total.grads };
+  }
+  return total!;
 }

@@ -5,7 +5,10 @@ import { parseT5Config, t5ParameterCount, t5ParameterShapes } from "./config.ts"
 import {
   createT5,
   exportT5Weights,
+  lmHeadCrossEntropy,
+  passBytesPerToken,
   relativePositionBucket,
+  t5AccumulatedGrads,
   t5Forward,
   t5FromWeights,
   t5InitStd,
@@ -449,6 +452,77 @@ Deno.test("leak: repeated forward, loss/backward and generation leave tf.memory(
   const before = tf.memory().numTensors;
   for (let i = 0; i < 3; i++) await step();
   assertEquals(tf.memory().numTensors, before);
+  model.dispose();
+});
+
+Deno.test("lmHeadCrossEntropy: chunked rows give the composed loss and gradients, and hold no tensors", async () => {
+  await initBackend("cpu", { quiet: true });
+  const [N, D, V] = [11, 6, 37];
+  const x = tf.randomNormal([N, D], 0, 1, "float32", 3) as tf.Tensor2D;
+  const w = tf.randomNormal([V, D], 0, 2, "float32", 4) as tf.Tensor2D;
+  const labels = tf.tensor1d([0, 5, 36, 2, 2, 17, 9, 30, 1, 36, 4], "int32");
+  const dy = tf.randomUniform([N], 0.1, 1, "float32", 5);
+  // Reference: the loss composed from tfjs ops, differentiated by tfjs.
+  const reference = (a: tf.Tensor, b: tf.Tensor) =>
+    tf.tidy(() => {
+      const logp = tf.logSoftmax(tf.matMul(a, b, false, true));
+      return logp.mul(tf.oneHot(labels, V).toFloat()).sum(1).neg();
+    });
+  const expected = reference(x, w);
+  const [gxRef, gwRef] = tf.grads(reference)([x, w], dy);
+  // 37 logits per row: chunks of 1, 2 and 4 rows (the last chunk shorter), and one chunk.
+  for (const chunkElements of [V, 2 * V + 5, 4 * V, N * V * 10]) {
+    const before = tf.memory().numTensors;
+    const value = lmHeadCrossEntropy(x, w, labels, chunkElements);
+    const [gx, gw] = tf.grads((a: tf.Tensor, b: tf.Tensor) =>
+      lmHeadCrossEntropy(a as tf.Tensor2D, b as tf.Tensor2D, labels, chunkElements)
+    )([x, w], dy);
+    report(`chunk ${chunkElements} loss`, maxAbsDiff(await value.data(), await expected.data()), 2e-6);
+    report(`chunk ${chunkElements} dx`, maxAbsDiff(await gx.data(), await gxRef.data()), 2e-6);
+    report(`chunk ${chunkElements} dW`, maxAbsDiff(await gw.data(), await gwRef.data()), 2e-6);
+    tf.dispose([value, gx, gw]);
+    assertEquals(tf.memory().numTensors, before, "tensors left behind");
+  }
+  tf.dispose([x, w, labels, dy, expected, gxRef, gwRef]);
+});
+
+Deno.test("t5AccumulatedGrads: a batch split into slices gives the one-pass loss and gradients", async () => {
+  await initBackend("cpu", { quiet: true });
+  const config = parseT5Config({
+    vocab_size: 40,
+    d_model: 16,
+    d_kv: 4,
+    num_heads: 2,
+    d_ff: 32,
+    num_layers: 2,
+  });
+  const model = createT5(config, { seed: 3 });
+  const inputs = {
+    inputIds: [[5, 6, 7, 1], [8, 1, 0, 0], [9, 10, 11, 1], [12, 13, 1, 0], [14, 1, 0, 0]],
+    attentionMask: [[1, 1, 1, 1], [1, 1, 0, 0], [1, 1, 1, 1], [1, 1, 1, 0], [1, 1, 0, 0]],
+    labels: [[9, 1, 0], [10, 11, 1], [12, 1, -100], [13, 14, 1], [15, 1, 0]],
+  };
+  const perRow = 7 * passBytesPerToken(config, 4);
+  for (const ignorePadLabels of [false, true]) {
+    const one = t5AccumulatedGrads(model, inputs, { ignorePadLabels });
+    // 2 rows per pass: slices of 2, 2 and 1 rows; then one row per pass.
+    for (const passBytes of [2 * perRow, perRow / 2]) {
+      const before = tf.memory().numTensors;
+      const split = t5AccumulatedGrads(model, inputs, { ignorePadLabels, passBytes });
+      const what = `ignorePadLabels ${ignorePadLabels}, ${passBytes / perRow} rows`;
+      const lossDiff = Math.abs((await split.loss.data())[0] - (await one.loss.data())[0]);
+      report(`${what}: loss`, lossDiff, 1e-6);
+      let worst = 0;
+      for (const [name, g] of one.grads) {
+        const d = maxAbsDiff(await split.grads.get(name)!.data(), await g.data());
+        worst = Math.max(worst, d / Math.max(maxAbs(await g.data()), 1e-12));
+      }
+      report(`${what}: worst gradient difference / tensor max`, worst, 1e-5);
+      tf.dispose([split.loss, ...split.grads.values()]);
+      assertEquals(tf.memory().numTensors, before, "tensors left behind");
+    }
+    tf.dispose([one.loss, ...one.grads.values()]);
+  }
   model.dispose();
 });
 

@@ -11,7 +11,13 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { type T5Hooks, type T5Inputs, t5Loss, type T5Model, t5PerExampleLoss } from "../../t5/model.ts";
+import {
+  t5AccumulatedGrads,
+  type T5Hooks,
+  type T5Inputs,
+  type T5Model,
+  t5PerExampleLoss,
+} from "../../t5/model.ts";
 import type { AdafactorConfig } from "../../optim/adafactor.ts";
 import type { ModeOptions, TrainableModel } from "../types.ts";
 
@@ -135,13 +141,12 @@ export function wrapPeft(
       inMode(m.training, () => t5PerExampleLoss(model, batch, { training: m.training, ignorePadLabels })),
     lossAndGrads: (batch: T5Inputs, m: ModeOptions) =>
       inMode(m.training, () => {
-        const { value, grads } = tf.variableGrads(
-          () => t5Loss(model, batch, { training: m.training, ignorePadLabels }),
-          vars,
-        );
-        const out = new Map<string, tf.Tensor>();
-        names.forEach((n, i) => out.set(n, grads[vars[i].name] ?? tf.zerosLike(vars[i])));
-        return { loss: value, grads: out };
+        return t5AccumulatedGrads(model, batch, { training: m.training, ignorePadLabels }, (lossFn) => {
+          const { value, grads } = tf.variableGrads(lossFn, vars);
+          const out = new Map<string, tf.Tensor>();
+          names.forEach((n, i) => out.set(n, grads[vars[i].name] ?? tf.zerosLike(vars[i])));
+          return { loss: value, grads: out };
+        });
       }),
   };
   let installed = true;
