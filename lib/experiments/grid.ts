@@ -397,7 +397,8 @@ const subsampleAll = (n: number): Partial<Record<DatasetName, number>> => ({
  *   FewRel 10 episodes after meta-training on train_wiki, no evaluation subsets). Needs a GPU.
  * - `cpu`: every table our data allows, on the offline backbone, in a few hours on two cores:
  *   batch 8, ~100 steps per run, m = 10, evaluation subsets of 500 for the large eval splits.
- * - `quick`: the README's main command (~30 min on two cores): fewer rows, 2 seeds (ablations 1), ~30 steps, m = 10.
+ * - `quick`: the README's main command (~45 min on two cores): fewer rows, 2 seeds (ablations and PEFT 1),
+ *   ~30 steps, m = 10.
  * - `smoke`: one or two runs per table with a handful of steps (CI).
  */
 export const PRESET_SPECS: Record<PresetName, PresetSpec> = {

@@ -524,13 +524,22 @@ export function residual(
   });
 }
 
-/** Decoder output (B, T, D) → logits (B, T, V); a tied head first rescales by D^-½. */
-export function lmHead(model: T5Model, h: tf.Tensor3D): tf.Tensor3D {
+/**
+ * What the LM head multiplies: decoder output (B, T, D) as rows (B·T, D), rescaled by D^-½ when
+ * the head is tied to the embedding, and the head's weight (V, D).
+ */
+export function lmHeadOperands(model: T5Model, h: tf.Tensor3D): { x: tf.Tensor2D; w: tf.Tensor2D } {
   const [B, T, D] = h.shape;
   let x = h.reshape([B * T, D]) as tf.Tensor2D;
   if (model.config.tie_word_embeddings) x = x.mul(D ** -0.5);
-  const logits = projectRows(x, model.lmHeadWeight() as tf.Tensor as tf.Tensor2D); // (B·T, V)
-  return logits.reshape([B, T, model.config.vocab_size]);
+  return { x, w: model.lmHeadWeight() as tf.Tensor as tf.Tensor2D };
+}
+
+/** Decoder output (B, T, D) → logits (B, T, V); a tied head first rescales by D^-½. */
+export function lmHead(model: T5Model, h: tf.Tensor3D): tf.Tensor3D {
+  const [B, T] = h.shape;
+  const { x, w } = lmHeadOperands(model, h);
+  return projectRows(x, w).reshape([B, T, model.config.vocab_size]); // (B·T, V) → (B, T, V)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -781,6 +790,9 @@ export function lmHeadCrossEntropy(
   // each chunk's exponentials are freed at once. tfjs counts open `tf.grads` scopes in
   // `engine().state.gradientDepth`; a kernel's forward function cannot see its tape otherwise.
   const recording = tf.engine().state.gradientDepth > 0;
+  // Positions of rows r..r+n-1's labels in that chunk's flattened (n·V) logits.
+  const labelPositions = (ls: tf.Tensor, r: number, n: number) =>
+    tf.range(0, n, 1, "int32").mul(tf.scalar(V, "int32")).add(ls.slice(r, n));
   const ce = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [xs, ws, ls, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D, tf.GradSaveFunc];
     const exps: tf.Tensor[] = [], totals: tf.Tensor[] = [], losses: tf.Tensor[] = [];
@@ -790,9 +802,7 @@ export function lmHeadCrossEntropy(
         const max = logits.max(1, true); // (n, 1)
         const e = tf.exp(logits.sub(max)); // kept: the backward pass reuses it as the softmax
         const total = e.sum(1, true); // (n, 1)
-        // Each row's label logit, as a lookup in the flattened chunk.
-        const flatIds = tf.range(0, n, 1, "int32").mul(tf.scalar(V, "int32")).add(ls.slice(r, n));
-        const picked = tf.gather(logits.reshape([n * V]), flatIds);
+        const picked = tf.gather(logits.reshape([n * V]), labelPositions(ls, r, n)); // label logits
         return [e, total, max.reshape([n]).add(total.log().reshape([n])).sub(picked)];
       });
       losses.push(loss);
@@ -814,8 +824,7 @@ export function lmHeadCrossEntropy(
             const d = (dy as tf.Tensor).slice(r, n); // (n)
             const probsTimesDy = saved[3 + i].mul(d.reshape([n, 1]).div(saved[3 + k + i])); // (n, V)
             // One-hot part as a scatter (tfjs-wasm 4.22's float32 oneHot writes integer bits).
-            const flatIds = tf.range(0, n, 1, "int32").mul(tf.scalar(V, "int32")).add(lv.slice(r, n));
-            const hot = tf.scatterND(flatIds.reshape([n, 1]), d, [n * V]).reshape([n, V]);
+            const hot = tf.scatterND(labelPositions(lv, r, n).reshape([n, 1]), d, [n * V]).reshape([n, V]);
             const g = probsTimesDy.sub(hot) as tf.Tensor2D; // d loss / d logits, (n, V)
             return [tf.matMul(g, wv as tf.Tensor2D), tf.matMul(g, xv.slice([r, 0], [n, -1]), true, false)];
           });
@@ -848,14 +857,12 @@ export function lmHeadNll(
   ignoreId: number | undefined = undefined,
 ): { nll: tf.Tensor2D; weights: tf.Tensor2D } {
   return tf.tidy(() => {
-    const [B, T, D] = h.shape;
-    let x = h.reshape([B * T, D]) as tf.Tensor2D;
-    if (model.config.tie_word_embeddings) x = x.mul(D ** -0.5);
+    const [B, T] = h.shape;
+    const { x, w } = lmHeadOperands(model, h);
     const l = labels.toInt();
     let keep = l.notEqual(-100);
     if (ignoreId !== undefined) keep = keep.logicalAnd(l.notEqual(ignoreId));
     const safe = tf.where(keep, l, tf.zerosLike(l)); // any valid id; its value is masked out
-    const w = model.lmHeadWeight() as tf.Tensor as tf.Tensor2D;
     const nll = lmHeadCrossEntropy(x, w, safe.reshape([B * T]) as tf.Tensor1D); // (B·T)
     const weights = keep.toFloat();
     return { nll: nll.reshape([B, T]).mul(weights) as tf.Tensor2D, weights: weights as tf.Tensor2D };
