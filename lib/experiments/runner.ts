@@ -229,7 +229,12 @@ export async function runGrid(runner: CellRunner, opts: RunGridOptions): Promise
 
   if (!opts.noReport) {
     const { writeReport } = await import("../report/report.ts");
-    summary.reportFiles = await writeReport(plan, store.load({ quiet: true }), {
+    // The report is the whole preset's, `--only` or not: the manifest and tables/README.md index
+    // every table, so a run of one table (a notebook) must not shrink them to that table.
+    const whole = opts.only
+      ? planPreset(opts.preset, { dataDir: opts.dataDir, backbone: opts.backbone })
+      : plan;
+    summary.reportFiles = await writeReport(whole, store.load({ quiet: true }), {
       dir: resultsDir,
       gitCommit: commit,
     });

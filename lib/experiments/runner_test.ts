@@ -111,6 +111,33 @@ Deno.test("runGrid: shards run disjoint cells into their own files; --report-onl
   }
 });
 
+Deno.test("runGrid: a run of one table (--only) still writes the whole preset's manifest and index", async () => {
+  const data = fakeData(), results = Deno.makeTempDirSync();
+  const base = {
+    preset: "smoke" as const,
+    dataDir: data,
+    resultsDir: results,
+    backend: "test",
+    log: () => {},
+  };
+  try {
+    const all = await runGrid(fake().runner, { ...base, noReport: true, maxCells: 0 });
+    const s = await runGrid(fake().runner, { ...base, only: ["peft"] });
+    assert(
+      s.ran.length > 0 && s.ran.length < all.plan.cells.length,
+      `${s.ran.length} of ${all.plan.cells.length}`,
+    );
+    const manifest = JSON.parse(Deno.readTextFileSync(`${results}/manifest.json`));
+    assertEquals(manifest.counts.done, s.ran.length);
+    assertEquals(manifest.counts.done + manifest.counts.pending, all.plan.cells.length);
+    const index = Deno.readTextFileSync(`${results}/tables/README.md`);
+    assert(index.includes("Low-resource") && index.includes("parameter-efficient"), index.slice(0, 300));
+  } finally {
+    Deno.removeSync(data, { recursive: true });
+    Deno.removeSync(results, { recursive: true });
+  }
+});
+
 Deno.test("parseReproduceArgs", () => {
   assertEquals(parseReproduceArgs([]), { preset: "quick" });
   assertEquals(
