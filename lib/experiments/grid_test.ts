@@ -206,7 +206,9 @@ Deno.test("cells are shared between tables: the ablation's default point is the 
   const k = plan.entries.find((e) =>
     e.table === "ablationK" && e.row === "k = 1%" && e.metric === "relation_f1"
   )!;
-  assertEquals(ids(k), ids(low));
+  // The ablations run fewer seeds than the low-resource table; theirs are the same runs.
+  assert(k.cells.length > 0);
+  for (const id of k.cells.map(cellId)) assert(ids(low).split(",").includes(id), id);
   assertEquals(new Set(plan.cells.map(cellId)).size, plan.cells.length);
 });
 
@@ -218,6 +220,9 @@ Deno.test("preset sizes", () => {
   assert(smoke < quick && quick < cpu, `${smoke} ${quick} ${cpu}`);
   const s = planPreset("smoke", { availability: avail });
   assert(s.cells.every((c) => trainSteps(c) <= 2 && c.evaluate.every((t) => (t.subsample ?? 0) <= 8)));
+  // The cpu preset gives every run the same step budget, whatever its subset's size.
+  const cpuPlan = planPreset("cpu", { availability: avail });
+  assertEquals(new Set(cpuPlan.cells.map(trainSteps)), new Set([60]));
   const only = planPreset("quick", { availability: avail, only: ["ablationK"] });
   assertEquals(new Set(only.entries.map((e) => e.table)), new Set(["ablationK"]));
 });
@@ -248,6 +253,7 @@ Deno.test("ablationN: the value of the reference rule is the default run, not a 
   const low = plan.entries.find((e) =>
     e.table === "lowResource" && e.row === "CoNLL04 relation F1, 5%" && e.method === "fishdip"
   )!;
-  assertEquals(row.cells.map(cellId), low.cells.map(cellId));
+  assert(row.cells.length > 0);
+  for (const id of row.cells.map(cellId)) assert(low.cells.map(cellId).includes(id), id);
   assertEquals(regressingSamples(row.cells[0]), 3);
 });

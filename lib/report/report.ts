@@ -132,11 +132,15 @@ export interface ReportFiles {
   tables: string[];
   figures: string[];
   manifest: string[];
+  /** `raw/PRESET-runs.jsonl`: every done cell's whole record, one per line. */
+  raw: string[];
 }
 
 /**
  * Writes `DIR/tables/NAME.{csv,md,long.csv}`, `DIR/figures/NAME.{svg,png}` and
- * `DIR/manifest.{json,md}`, plus `DIR/tables/README.md` with every table in one file.
+ * `DIR/manifest.{json,md}`, plus `DIR/tables/README.md` with every table in one file, and
+ * `DIR/raw/PRESET-runs.jsonl`: the store's record of each of the plan's cells that is done (all
+ * metrics, timings, losses, masks), in plan order — the store itself (`runs/`) is not committed.
  */
 export async function writeReport(
   plan: Plan,
@@ -145,7 +149,7 @@ export async function writeReport(
 ): Promise<ReportFiles> {
   const dir = opts.dir ?? "results";
   const tables = buildTables(plan, records);
-  const out: ReportFiles = { tables: [], figures: [], manifest: [] };
+  const out: ReportFiles = { tables: [], figures: [], manifest: [], raw: [] };
   for (const t of tables) out.tables.push(...writeTable(t, `${dir}/tables`));
   Deno.writeTextFileSync(
     `${dir}/tables/README.md`,
@@ -161,6 +165,12 @@ export async function writeReport(
     } else out.figures.push(...(await writeFigure(f.name, f.svg, `${dir}/figures`)));
   }
   out.manifest = writeManifest(buildManifest(plan, records, opts.gitCommit), dir);
+  const byId = records instanceof Map ? records : new Map(records.map((r) => [r.cellId, r]));
+  const done = plan.cells.map((c) => byId.get(cellId(c))).filter((r) => r !== undefined);
+  Deno.mkdirSync(`${dir}/raw`, { recursive: true });
+  const raw = `${dir}/raw/${plan.preset}-runs.jsonl`;
+  Deno.writeTextFileSync(raw, done.map((r) => JSON.stringify(r) + "\n").join(""));
+  out.raw.push(raw);
   return out;
 }
 

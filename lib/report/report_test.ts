@@ -67,6 +67,20 @@ Deno.test("writeReport: every table, figure and the manifest from a smoke plan",
     const manifest = JSON.parse(Deno.readTextFileSync(`${dir}/manifest.json`));
     assertEquals([manifest.preset, manifest.gitCommit, manifest.counts.pending], ["smoke", "deadbeef", 0]);
     assertEquals(manifest.counts.done, plan.cells.length);
+    // Every done cell's record, in plan order; a record of a cell outside the plan is left out.
+    const raw = Deno.readTextFileSync(`${dir}/raw/smoke-runs.jsonl`).trim().split("\n").map((l) =>
+      JSON.parse(l)
+    );
+    assertEquals(raw.map((r) => r.cellId), plan.cells.map(cellId));
+    assertEquals(raw[0].metrics, records[0].metrics);
+    await writeReport(plan, [...records.slice(1), { ...records[0], cellId: "not-in-plan" }], {
+      dir,
+      png: false,
+    });
+    assertEquals(
+      Deno.readTextFileSync(`${dir}/raw/smoke-runs.jsonl`).trim().split("\n").length,
+      plan.cells.length - 1,
+    );
   } finally {
     Deno.removeSync(dir, { recursive: true });
   }
