@@ -5,7 +5,7 @@
  * `deno task corpus`, with the corpus's reduced T5 vocabulary.
  *
  *   deno task pretrain [--work .cache/pretrain] [--minutes 60] [--steps N] [--batch 32] [--copy 0.5]
- *   deno task pretrain --eval-only [--init random|STATE]     # held-out figures of a model
+ *   deno task pretrain --eval-only [--init random|STATE | --init-from DIR] [--heldout-seed S]  # held-out figures
  *   deno task pretrain --export data/models/fishdip-t5-mini  # HF checkpoint from the latest state
  *
  * A fresh run (no state in `--work`) starts from a random initialisation, or with `--embed-init
@@ -148,10 +148,18 @@ async function loadState(path: string, model: T5Model, opt: Adafactor | undefine
   return JSON.parse(meta.state) as TrainState;
 }
 
-/** The fixed held-out evaluation set: span examples and copy sentences, from a fixed seed. */
-function heldOutSet(sources: TokenSource[], sentinel: (i: number) => number, eosId: number) {
+/** The seed of the held-out examples every evaluation of a run uses. */
+const HELDOUT_SEED = 20231206;
+
+/** The held-out evaluation set: 256 span examples from the held-out sentences, drawn with `seed`. */
+function heldOutSet(
+  sources: TokenSource[],
+  sentinel: (i: number) => number,
+  eosId: number,
+  seed = HELDOUT_SEED,
+) {
   const sampler = new ExampleSampler(sources, DEFAULT_SAMPLER, sentinel, eosId);
-  const rng = new Rng(20231206);
+  const rng = new Rng(seed);
   const span: Seq2SeqIds[] = [];
   for (let i = 0; i < 256; i++) {
     span.push(spanCorrupt(sampler.packedTokens(sampler.pickSource(rng), rng), rng, sentinel, eosId));
@@ -356,6 +364,7 @@ async function main() {
       "eval-every": { type: "string", default: "900" },
       "log-every": { type: "string", default: "10" },
       "eval-only": { type: "boolean", default: false },
+      "heldout-seed": { type: "string", default: String(HELDOUT_SEED) },
       init: { type: "string" },
       export: { type: "string" },
       "export-dtype": { type: "string", default: "BF16" },
@@ -398,14 +407,18 @@ async function main() {
 
   const train = SOURCES.map((s) => readTokenSource(s, `${corpus}/${s}.train`));
   const heldSources = SOURCES.map((s) => readTokenSource(s, `${corpus}/${s}.heldout`));
-  const held = heldOutSet(heldSources, sentinel, tok.eosId);
+  const held = heldOutSet(heldSources, sentinel, tok.eosId, Number(values["heldout-seed"]));
   const probe = await probeSentences(Number(values.probe));
 
   if (values["eval-only"]) {
-    if (values.init && values.init !== "random") await loadState(values.init, model, undefined);
+    let init = values.init ?? statePath;
+    if (values["init-from"]) {
+      init = values["init-from"];
+      loadT5Weights(model, (await loadCheckpoint(init, t5ParameterShapes(config))).tensors);
+    } else if (values.init && values.init !== "random") await loadState(values.init, model, undefined);
     else if (!values.init) await loadState(statePath, model, undefined);
     const r = await evaluate(model, tok, held, probe);
-    console.log(JSON.stringify({ init: values.init ?? statePath, seed, ...r }, null, 1));
+    console.log(JSON.stringify({ init, seed, heldoutSeed: Number(values["heldout-seed"]), ...r }, null, 1));
     model.dispose();
     return;
   }
