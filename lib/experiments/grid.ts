@@ -873,17 +873,58 @@ export function parseShard(s: string): { i: number; n: number } {
  * (epochs × subset) and examples generated at evaluation (FewRel: N·Q queries × N candidates
  * scored by NLL). Multiply by measured seconds per example of the backbone.
  */
-export function estimateWork(cells: Cell[]): { trainExamples: number; evalExamples: number; steps: number } {
-  let trainN = 0, evalN = 0, steps = 0;
+export function estimateWork(
+  cells: Cell[],
+): { trainExamples: number; evalExamples: number; steps: number; generated: number; candidates: number } {
+  let trainN = 0, generated = 0, candidates = 0, steps = 0;
   for (const c of cells) {
     trainN += c.epochs * trainExamples(c);
     steps += trainSteps(c);
     for (const t of c.evaluate) {
-      if (c.episode) evalN += c.episode.ways * c.episode.queries * c.episode.ways;
-      else evalN += Math.min(t.subsample ?? Infinity, DATASETS[t.dataset].evalSize);
+      if (c.episode) candidates += c.episode.ways * c.episode.queries * c.episode.ways;
+      else generated += Math.min(t.subsample ?? Infinity, DATASETS[t.dataset].evalSize);
     }
   }
-  return { trainExamples: trainN, evalExamples: evalN, steps };
+  return { trainExamples: trainN, evalExamples: generated + candidates, steps, generated, candidates };
+}
+
+/** Seconds per optimizer step, per generated evaluation sentence and per FewRel candidate scored. */
+export interface WorkRates {
+  step: number;
+  generated: number;
+  candidate: number;
+}
+
+/**
+ * The rates of finished runs (their cells and timings): total training seconds over total steps,
+ * evaluation seconds over sentences generated, and over FewRel candidates scored. A rate with no
+ * finished run of its kind is `undefined`.
+ */
+export function measuredRates(
+  runs: { cell: Cell; timings: { train: number; eval: number } }[],
+): Partial<WorkRates> {
+  let steps = 0, train = 0, gen = 0, genS = 0, cand = 0, candS = 0;
+  for (const r of runs) {
+    const w = estimateWork([r.cell]);
+    steps += w.steps;
+    train += r.timings.train;
+    if (r.cell.episode) (cand += w.candidates, candS += r.timings.eval);
+    else if (w.generated) (gen += w.generated, genS += r.timings.eval);
+  }
+  return {
+    step: steps ? train / steps : undefined,
+    generated: gen ? genS / gen : undefined,
+    candidate: cand ? candS / cand : undefined,
+  };
+}
+
+/** Estimated seconds of `cells` at `rates`; `undefined` when a rate the cells need is unknown. */
+export function estimateSeconds(cells: Cell[], rates: Partial<WorkRates>): number | undefined {
+  const w = estimateWork(cells);
+  const part = (n: number, rate: number | undefined) => (n === 0 ? 0 : rate === undefined ? NaN : n * rate);
+  const s = part(w.steps, rates.step) + part(w.generated, rates.generated) +
+    part(w.candidates, rates.candidate);
+  return Number.isNaN(s) ? undefined : s;
 }
 
 /** The tables present in a plan, in report order. */

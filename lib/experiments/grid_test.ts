@@ -13,7 +13,10 @@ import {
   cellId,
   cellLabel,
   type Entry,
+  estimateSeconds,
+  estimateWork,
   fnv1a64,
+  measuredRates,
   PAPER_EPOCHS,
   parseShard,
   planPreset,
@@ -256,4 +259,25 @@ Deno.test("ablationN: the value of the reference rule is the default run, not a 
   assert(row.cells.length > 0);
   for (const id of row.cells.map(cellId)) assert(low.cells.map(cellId).includes(id), id);
   assertEquals(regressingSamples(row.cells[0]), 3);
+});
+
+Deno.test("measuredRates and estimateSeconds: the time of cells at the pace of finished runs", () => {
+  const plan = planPreset("smoke", { availability: sharedAvailability() });
+  const gen = plan.cells.find((c) => !c.episode && c.evaluate.length)!;
+  const epi = plan.cells.find((c) => c.episode)!;
+  const [wg, we] = [estimateWork([gen]), estimateWork([epi])];
+  // 2 s per step, 0.5 s per generated sentence, 0.25 s per FewRel candidate.
+  const runs = [
+    { cell: gen, timings: { train: 2 * wg.steps, eval: 0.5 * wg.generated } },
+    { cell: epi, timings: { train: 2 * we.steps, eval: 0.25 * we.candidates } },
+  ];
+  assertEquals(measuredRates(runs), { step: 2, generated: 0.5, candidate: 0.25 });
+  const all = estimateWork(plan.cells);
+  assertEquals(
+    estimateSeconds(plan.cells, measuredRates(runs)),
+    2 * all.steps + 0.5 * all.generated + 0.25 * all.candidates,
+  );
+  // Without a finished FewRel run there is no candidate rate: no estimate for cells that need one.
+  assertEquals(estimateSeconds([epi], measuredRates(runs.slice(0, 1))), undefined);
+  assertEquals(estimateSeconds([gen], measuredRates(runs.slice(0, 1))), 2 * wg.steps + 0.5 * wg.generated);
 });

@@ -26,7 +26,9 @@ import {
   type Cell,
   cellId,
   cellLabel,
+  estimateSeconds,
   estimateWork,
+  measuredRates,
   parseShard,
   type Plan,
   planPreset,
@@ -129,12 +131,16 @@ export async function runGrid(runner: CellRunner, opts: RunGridOptions): Promise
   const todo = mine.filter((c) => !store.isDone(cellId(c)));
   summary.skipped = mine.filter((c) => store.isDone(cellId(c))).map(cellId);
   const work = estimateWork(todo);
+  // The time left at this machine's pace, from the runs already in the store (any preset).
+  const eta = todo.length ? estimateSeconds(todo, measuredRates(store.load({ quiet: true }))) : undefined;
   log(
     `preset ${plan.preset} (backbone ${plan.backbone}${
       opts.shard ? `, shard ${opts.shard.i}/${opts.shard.n}` : ""
     }): ` +
       `${plan.cells.length} runnable cells, ${mine.length} in this shard, ${summary.skipped.length} already done, ` +
-      `${todo.length} to run (${work.steps} optimizer steps, ${work.evalExamples} evaluation examples); ` +
+      `${todo.length} to run (${work.steps} optimizer steps, ${work.evalExamples} evaluation examples${
+        eta === undefined ? "" : `, about ${fmtSeconds(eta)} at the pace of the runs in the store`
+      }); ` +
       `${plan.blocked.length} cells need missing data` +
       (plan.blocked.length ? ` (${[...new Set(plan.blocked.flatMap((b) => b.needs))].join(", ")})` : ""),
   );
