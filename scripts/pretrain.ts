@@ -329,6 +329,11 @@ async function gloveFile(given: string | undefined, dir: string): Promise<string
   }
 }
 
+/** Loads an exported (Hugging Face layout) checkpoint's weights into `model`, checked against its shapes. */
+async function loadExported(model: T5Model, dir: string) {
+  loadT5Weights(model, (await loadCheckpoint(dir, t5ParameterShapes(model.config))).tensors);
+}
+
 /** Replaces the embedding rows of GloVe words (lib/pretrain/glove.ts); the other rows stay random. */
 async function initGloveEmbedding(model: T5Model, tok: T5Tokenizer, file: string, seed: number) {
   const glove = parseWinkEmbeddings(await Deno.readTextFile(file), file);
@@ -414,7 +419,7 @@ async function main() {
     let init = values.init ?? statePath;
     if (values["init-from"]) {
       init = values["init-from"];
-      loadT5Weights(model, (await loadCheckpoint(init, t5ParameterShapes(config))).tensors);
+      await loadExported(model, init);
     } else if (values.init && values.init !== "random") await loadState(values.init, model, undefined);
     else if (!values.init) await loadState(statePath, model, undefined);
     const r = await evaluate(model, tok, held, probe);
@@ -442,8 +447,7 @@ async function main() {
       // min(1e-2, 1/sqrt(step)), i.e. 1e-2 until step 10,000, so a fresh optimizer step count
       // changes nothing before that; the second-moment decay restarts with the moments.
       const dir = values["init-from"];
-      const ckpt = await loadCheckpoint(dir, t5ParameterShapes(config));
-      loadT5Weights(model, ckpt.tensors);
+      await loadExported(model, dir);
       st.step = Number(values["start-step"]);
       st.init = `from:${dir}@${st.step}`;
       console.log(`fresh run in ${work} from the weights of ${dir}, step counter at ${st.step}`);

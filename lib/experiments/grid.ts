@@ -208,6 +208,11 @@ export function trainExamples(cell: Cell): number {
   return subsetSize(cell.fraction ?? 1, DATASETS[cell.dataset].trainSize);
 }
 
+/** The fewest epochs (at least one) that give `steps` optimizer steps on `examples` in batches of `batchSize`. */
+export function epochsForSteps(steps: number, examples: number, batchSize: number): number {
+  return Math.max(1, Math.ceil(steps / Math.ceil(examples / batchSize)));
+}
+
 /** Optimizer steps of a cell: epochs × ceil(examples / batch), at most `maxSteps`. */
 export function trainSteps(cell: Cell): number {
   const steps = cell.epochs * Math.ceil(trainExamples(cell) / cell.batchSize);
@@ -598,7 +603,7 @@ export function planPreset(preset: PresetName | PresetSpec, opts: PlanOptions = 
     const examples = episode
       ? episode.ways * episode.shots
       : subsetSize(fraction!, DATASETS[dataset].trainSize);
-    return Math.max(1, Math.ceil(spec.epochs.steps / Math.ceil(examples / spec.batchSize)));
+    return epochsForSteps(spec.epochs.steps, examples, spec.batchSize);
   };
 
   const methodConfig = (name: MethodName): MethodConfig => {

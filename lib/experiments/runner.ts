@@ -132,7 +132,7 @@ export async function runGrid(runner: CellRunner, opts: RunGridOptions): Promise
   summary.skipped = mine.filter((c) => store.isDone(cellId(c))).map(cellId);
   const work = estimateWork(todo);
   // The time left at this machine's pace, from the runs already in the store (any preset).
-  const eta = todo.length ? estimateSeconds(todo, measuredRates(store.load({ quiet: true }))) : undefined;
+  const eta = todo.length ? estimateSeconds(todo, measuredRates(store.records())) : undefined;
   log(
     `preset ${plan.preset} (backbone ${plan.backbone}${
       opts.shard ? `, shard ${opts.shard.i}/${opts.shard.n}` : ""

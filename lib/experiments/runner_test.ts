@@ -38,17 +38,29 @@ const fake = (fail?: (c: Cell) => boolean): { runner: CellRunner; calls: Cell[] 
   return { runner, calls };
 };
 
-Deno.test("runGrid: resumes after an interruption, records failures, writes the report", async () => {
+/** The options every runGrid test shares (smoke preset, a fake data folder, a temporary results folder). */
+type GridBase = {
+  preset: "smoke";
+  dataDir: string;
+  resultsDir: string;
+  backend: string;
+  log: (m: string) => void;
+};
+
+/** Runs `body` with fresh data and results folders, removed afterwards. */
+async function withGrid(body: (base: GridBase, results: string) => Promise<void>) {
   const data = fakeData(), results = Deno.makeTempDirSync();
-  const logs: string[] = [];
-  const base = {
-    preset: "smoke" as const,
-    dataDir: data,
-    resultsDir: results,
-    backend: "test",
-    log: (m: string) => logs.push(m),
-  };
   try {
+    const log = () => {};
+    await body({ preset: "smoke", dataDir: data, resultsDir: results, backend: "test", log }, results);
+  } finally {
+    Deno.removeSync(data, { recursive: true });
+    Deno.removeSync(results, { recursive: true });
+  }
+}
+
+Deno.test("runGrid: resumes after an interruption, records failures, writes the report", async () => {
+  await withGrid(async (base, results) => {
     // An interrupted run: 3 cells, no report.
     const a = fake();
     const s1 = await runGrid(a.runner, { ...base, maxCells: 3, noReport: true });
@@ -73,22 +85,11 @@ Deno.test("runGrid: resumes after an interruption, records failures, writes the 
     assertEquals(s3.ran.length, 1);
     const rec = loadRecords(`${results}/runs`).records[0];
     assertEquals([rec.backend, rec.preset, typeof rec.timings.total], ["test", "smoke", "number"]);
-  } finally {
-    Deno.removeSync(data, { recursive: true });
-    Deno.removeSync(results, { recursive: true });
-  }
+  });
 });
 
 Deno.test("runGrid: shards run disjoint cells into their own files; --report-only joins them", async () => {
-  const data = fakeData(), results = Deno.makeTempDirSync();
-  const base = {
-    preset: "smoke" as const,
-    dataDir: data,
-    resultsDir: results,
-    backend: "test",
-    log: () => {},
-  };
-  try {
+  await withGrid(async (base, results) => {
     const seen: string[] = [];
     for (const i of [1, 2, 3]) {
       const f = fake();
@@ -105,22 +106,11 @@ Deno.test("runGrid: shards run disjoint cells into their own files; --report-onl
     await assertRejects(() =>
       runGrid(fake(() => true).runner, { ...base, resultsDir: `${results}/x`, stopOnError: true })
     );
-  } finally {
-    Deno.removeSync(data, { recursive: true });
-    Deno.removeSync(results, { recursive: true });
-  }
+  });
 });
 
 Deno.test("runGrid: a run of one table (--only) still writes the whole preset's manifest and index", async () => {
-  const data = fakeData(), results = Deno.makeTempDirSync();
-  const base = {
-    preset: "smoke" as const,
-    dataDir: data,
-    resultsDir: results,
-    backend: "test",
-    log: () => {},
-  };
-  try {
+  await withGrid(async (base, results) => {
     const all = await runGrid(fake().runner, { ...base, noReport: true, maxCells: 0 });
     const s = await runGrid(fake().runner, { ...base, only: ["peft"] });
     assert(
@@ -132,10 +122,7 @@ Deno.test("runGrid: a run of one table (--only) still writes the whole preset's 
     assertEquals(manifest.counts.done + manifest.counts.pending, all.plan.cells.length);
     const index = Deno.readTextFileSync(`${results}/tables/README.md`);
     assert(index.includes("Low-resource") && index.includes("parameter-efficient"), index.slice(0, 300));
-  } finally {
-    Deno.removeSync(data, { recursive: true });
-    Deno.removeSync(results, { recursive: true });
-  }
+  });
 });
 
 Deno.test("parseReproduceArgs", () => {

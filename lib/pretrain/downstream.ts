@@ -7,7 +7,7 @@
  * @module
  */
 import { type DatasetName, DATASETS, subsetSize } from "../experiments/datasets.ts";
-import type { Cell } from "../experiments/grid.ts";
+import { type Cell, epochsForSteps } from "../experiments/grid.ts";
 
 /** One downstream setting: a dataset, the share of its training split, and a test subsample. */
 export interface DownstreamSetting {
@@ -54,8 +54,6 @@ export function downstreamCell(
   budget: DownstreamBudget = DOWNSTREAM_BUDGET,
 ): Cell {
   const info = DATASETS[setting.dataset];
-  const subset = Math.max(1, subsetSize(setting.fraction, info.trainSize));
-  const batchesPerEpoch = Math.ceil(subset / budget.batchSize);
   return {
     dataset: setting.dataset,
     task: info.task,
@@ -63,7 +61,7 @@ export function downstreamCell(
     method: { name: "full" },
     optimizer: { name: "adafactor", lr: 1e-2 },
     seed,
-    epochs: Math.ceil(budget.steps / batchesPerEpoch),
+    epochs: epochsForSteps(budget.steps, subsetSize(setting.fraction, info.trainSize), budget.batchSize),
     maxSteps: budget.steps,
     batchSize: budget.batchSize,
     maxInputLength: budget.maxLength,

@@ -22,6 +22,7 @@ import {
   buildManifest,
   buildTables,
   type EntrySummary,
+  recordMap,
   type Table,
   tableToMarkdown,
   writeManifest,
@@ -165,7 +166,7 @@ export async function writeReport(
     } else out.figures.push(...(await writeFigure(f.name, f.svg, `${dir}/figures`)));
   }
   out.manifest = writeManifest(buildManifest(plan, records, opts.gitCommit), dir);
-  const byId = records instanceof Map ? records : new Map(records.map((r) => [r.cellId, r]));
+  const byId = recordMap(records);
   const done = plan.cells.map((c) => byId.get(cellId(c))).filter((r) => r !== undefined);
   Deno.mkdirSync(`${dir}/raw`, { recursive: true });
   const raw = `${dir}/raw/${plan.preset}-runs.jsonl`;

@@ -78,7 +78,8 @@ export interface EntrySummary {
   note?: string;
 }
 
-function recordMap(records: RunRecord[] | Map<string, RunRecord>): Map<string, RunRecord> {
+/** Records by cell id (the first record of a cell wins, as in the store). */
+export function recordMap(records: RunRecord[] | Map<string, RunRecord>): Map<string, RunRecord> {
   if (records instanceof Map) return records;
   const m = new Map<string, RunRecord>();
   for (const r of records) if (!m.has(r.cellId)) m.set(r.cellId, r);
