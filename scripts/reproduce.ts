@@ -4,11 +4,14 @@
  * Runs the paper's tables as an experiment grid headless: every cell not yet in the results
  * store is trained and evaluated (see lib/train/run_cell.ts), then the tables (CSV, Markdown),
  * figures (SVG, PNG) and the manifest are written under results/. An interrupted run continues
- * where it stopped; shards split the grid across machines.
+ * where it stopped; shards split the grid across machines, and `--workers N` runs N shards at
+ * once on this machine (lib/experiments/workers.ts).
  */
 import { BACKEND_NAMES, parseBackendName } from "../lib/backend/mod.ts";
 import { parseReproduceArgs, REPRODUCE_USAGE } from "../lib/experiments/runner.ts";
-import { reproduce } from "../lib/train/reproduce.ts";
+import { runWorkers } from "../lib/experiments/workers.ts";
+import { fetchMissingDatasets, reproduce } from "../lib/train/reproduce.ts";
+import { dataDir } from "../lib/config/paths.ts";
 
 function takeBackend(args: string[]): { backend?: string; rest: string[] } {
   const rest: string[] = [];
@@ -38,10 +41,25 @@ if (args.help) {
   );
   Deno.exit(0);
 }
+if (args.workers && args.workers > 1 && !args.list && !args.reportOnly) {
+  // The parent downloads once, the workers train their shards, then the parent writes the report.
+  await fetchMissingDatasets(dataDir(args.dataDir));
+  const codes = await runWorkers(Deno.args, args.workers, { script: new URL(import.meta.url).pathname });
+  const failed = codes.map((c, k) => ({ c, k })).filter(({ c }) => c !== 0).map(({ k }) => `w${k + 1}`);
+  if (!args.noReport) {
+    await reproduce({ ...args, backend: backend ? parseBackendName(backend) : undefined, reportOnly: true });
+  }
+  if (failed.length) {
+    console.error(`worker(s) ${failed.join(", ")} exited with an error; rerun to retry their failed cells`);
+    Deno.exit(1);
+  }
+  Deno.exit(0);
+}
 const summary = await reproduce({
   ...args,
   backend: backend ? parseBackendName(backend) : undefined,
-  download: true,
+  // A worker's parent has already fetched the datasets; workers must not race to write them.
+  download: !Deno.env.get("FISHDIP_WORKER"),
 });
 if (summary.failed.length > 0) {
   console.error(

@@ -17,6 +17,7 @@ import {
   estimateWork,
   fnv1a64,
   measuredRates,
+  NOMINAL_RATES,
   PAPER_EPOCHS,
   parseShard,
   planPreset,
@@ -242,6 +243,21 @@ Deno.test("shard: every cell in exactly one shard, stable, dependants with their
       const here = new Set(part.map(cellId));
       for (const c of part) if (c.init) assert(here.has(c.init), "episode cell away from its meta cell");
     }
+  }
+  // Balanced by estimated time: hashing ids gave the cpu preset 86 min against 3.7 h on two shards.
+  for (const n of [2, 3, 4]) {
+    const loads = Array.from(
+      { length: n },
+      (_, i) => estimateSeconds(shard(cells, i + 1, n), NOMINAL_RATES)!,
+    );
+    const biggestGroup = Math.max(
+      ...[...Map.groupBy(cells, (c) => c.init ?? cellId(c)).values()].map((g) =>
+        estimateSeconds(g, NOMINAL_RATES)!
+      ),
+    );
+    // Greedy longest-first: no shard exceeds the lightest by more than one group.
+    assert(Math.max(...loads) - Math.min(...loads) <= biggestGroup, `${n} shards: ${loads.map(Math.round)}`);
+    assert(Math.max(...loads) / Math.min(...loads) < 1.1, `${n} shards: ${loads.map(Math.round)}`);
   }
   assertEquals(parseShard("2/4"), { i: 2, n: 4 });
   assertThrows(() => parseShard("5/4"));

@@ -265,6 +265,7 @@ export const REPRODUCE_USAGE = `deno task reproduce [options]
   --preset P        ${PRESETS.join(" | ")} (default quick)
   --only T[,T]      tables: ${TABLES.join(", ")}
   --shard i/N       run the i-th of N shards (1-based; e.g. SLURM_ARRAY_TASK_ID/N)
+  --workers N       run N shards at once on this machine, then the report (2 on 2 cores)
   --data DIR        data directory (default $FISHDIP_DATA or <repo>/data)
   --results DIR     results directory (default <repo>/results)
   --backbone ID     backbone id or checkpoint folder (default: the preset's)
@@ -277,6 +278,8 @@ export const REPRODUCE_USAGE = `deno task reproduce [options]
 /** The options `deno task reproduce` takes, parsed. */
 export type ReproduceArgs = Omit<RunGridOptions, "backend" | "log" | "writer" | "preset"> & {
   preset: PresetName;
+  /** Processes to run at once on this machine (see workers.ts); each takes one shard. */
+  workers?: number;
   help?: boolean;
 };
 
@@ -319,6 +322,12 @@ export function parseReproduceArgs(args: string[]): ReproduceArgs {
       case "--shard":
         out.shard = parseShard(next());
         break;
+      case "--workers": {
+        const n = Number(next());
+        if (!Number.isInteger(n) || n < 1) throw new Error(`--workers expects a count of processes`);
+        out.workers = n;
+        break;
+      }
       case "--data":
         out.dataDir = next();
         break;
@@ -353,6 +362,9 @@ export function parseReproduceArgs(args: string[]): ReproduceArgs {
       default:
         throw new Error(`unknown argument ${args[i]}\n${REPRODUCE_USAGE}`);
     }
+  }
+  if (out.workers && out.workers > 1 && out.shard) {
+    throw new Error("--workers and --shard do not combine: run one shard per machine, or N workers on one");
   }
   return out;
 }

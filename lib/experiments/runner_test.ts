@@ -153,4 +153,7 @@ Deno.test("parseReproduceArgs", () => {
   assertThrows(() => parseReproduceArgs(["--only", "nope"]), Error, "unknown table");
   assertThrows(() => parseReproduceArgs(["--shard"]), Error, "needs a value");
   assertThrows(() => parseReproduceArgs(["--frobnicate"]), Error, "unknown argument");
+  assertEquals(parseReproduceArgs(["--workers", "2"]).workers, 2);
+  assertThrows(() => parseReproduceArgs(["--workers", "0"]), Error, "--workers expects");
+  assertThrows(() => parseReproduceArgs(["--workers=2", "--shard", "1/2"]), Error, "do not combine");
 });
