@@ -3,10 +3,9 @@
  * of the grid (`--shard i/N --no-report`, see {@link shard}) with its share of the cores for BLAS,
  * then one report over the shared results store.
  *
- * Why: the offline backbone is too small for a second BLAS thread to pay off. On the 2-core
- * machine a `cpu` preset cell trained at 0.51 steps/s alone with two threads, and at 0.54 steps/s
- * with one thread while a second process trained beside it: two cells at a time nearly double
- * the throughput (the cpu preset's estimate drops from about 5 h to about 2.6 h).
+ * Why: the offline backbone is too small to keep two BLAS threads busy (much of a step is
+ * single-threaded wasm), so on 2 cores two one-thread processes get more done than one process
+ * with two threads.
  *
  * ```ts
  * const codes = await runWorkers(["--preset", "cpu"], 2, { script: "scripts/reproduce.ts" });
