@@ -129,6 +129,8 @@ export async function runGrid(runner: CellRunner, opts: RunGridOptions): Promise
   const commit = gitCommit(REPO_ROOT);
 
   const todo = mine.filter((c) => !store.isDone(cellId(c)));
+  /** Meta-training weights this run had to train again (see below), by cell id. */
+  const recreated = new Map<string, string | undefined>();
   summary.skipped = mine.filter((c) => store.isDone(cellId(c))).map(cellId);
   const work = estimateWork(todo);
   // The time left at this machine's pace, from the runs already in the store (any preset).
@@ -161,9 +163,30 @@ export async function runGrid(runner: CellRunner, opts: RunGridOptions): Promise
       const prefix = `[${k + 1}/${todo.length}] ${label}`;
       let initCheckpoint: string | undefined;
       if (cell.init) {
-        initCheckpoint = store.get(cell.init)?.checkpoint;
+        const init = cell.init;
+        initCheckpoint = recreated.has(init)
+          ? recreated.get(init)
+          : [store.get(init)?.checkpoint, `${resultsDir}/checkpoints/${init}`].find(checkpointPresent);
+        if (!initCheckpoint && store.isDone(init) && !recreated.has(init)) {
+          // The meta-training record came from elsewhere (results/raw/ copied in, another machine
+          // of an array) and its weights did not travel with it. Training is deterministic (the
+          // same settings and seed give the same weights), so train it again, without a new record.
+          const initCell = plan.cells.find((c) => cellId(c) === init)!;
+          log(`${prefix}: re-creating the weights of ${cellLabel(initCell)} (its checkpoint is not here)`);
+          try {
+            const again = await runner(initCell, {
+              dataDir: opts.dataDir,
+              checkpointDir: `${resultsDir}/checkpoints/${init}`,
+              log: (m) => log(`${prefix}: ${m}`),
+            });
+            initCheckpoint = again.checkpoint;
+          } catch (e) {
+            log(`${prefix}: could not re-create them: ${e instanceof Error ? e.message : e}`);
+          }
+          recreated.set(init, initCheckpoint); // tried once per run, whatever the outcome
+        }
         if (!initCheckpoint) {
-          const error = `its initialising cell ${cell.init} has no checkpoint (failed or not run)`;
+          const error = `its initialising cell ${init} has no checkpoint (failed or not run)`;
           log(`${prefix}: skipped, ${error}`);
           summary.failed.push({ cellId: id, label, error });
           continue;
@@ -250,6 +273,16 @@ export async function runGrid(runner: CellRunner, opts: RunGridOptions): Promise
     );
   }
   return summary;
+}
+
+/** Whether `dir` holds a saved checkpoint (its config.json is written with the weights). */
+function checkpointPresent(dir: string | undefined): dir is string {
+  if (!dir) return false;
+  try {
+    return Deno.statSync(`${dir}/config.json`).isFile;
+  } catch {
+    return false;
+  }
 }
 
 function hostname(): string | undefined {

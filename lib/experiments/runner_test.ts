@@ -22,6 +22,10 @@ const fake = (fail?: (c: Cell) => boolean): { runner: CellRunner; calls: Cell[] 
     calls.push(cell);
     if (fail?.(cell)) return Promise.reject(new Error("boom"));
     if (cell.init) assert(ctx.initCheckpoint?.endsWith(cell.init), "episode without its meta checkpoint");
+    if (cell.saveCheckpoint) {
+      Deno.mkdirSync(ctx.checkpointDir, { recursive: true });
+      Deno.writeTextFileSync(`${ctx.checkpointDir}/config.json`, "{}");
+    }
     const metrics: Record<string, Record<string, number>> = {};
     for (const t of cell.evaluate) {
       metrics[`${t.dataset}/${t.split}`] = { entity_f1: 0.5, relation_f1: 0.25 + cell.seed / 100 };
@@ -122,6 +126,31 @@ Deno.test("runGrid: a run of one table (--only) still writes the whole preset's 
     assertEquals(manifest.counts.done + manifest.counts.pending, all.plan.cells.length);
     const index = Deno.readTextFileSync(`${results}/tables/README.md`);
     assert(index.includes("Low-resource") && index.includes("parameter-efficient"), index.slice(0, 300));
+  });
+});
+
+Deno.test("runGrid: a meta-training record without its weights here is trained again for its episodes", async () => {
+  await withGrid(async (base, results) => {
+    const a = fake();
+    const s1 = await runGrid(a.runner, { ...base, noReport: true });
+    const meta = s1.plan.cells.filter((c) => c.saveCheckpoint);
+    const episodes = s1.plan.cells.filter((c) => c.init);
+    assert(meta.length > 0 && episodes.length > 0, "the smoke preset has meta cells and episodes");
+    // As after copying results/raw/ to another machine: every record, no checkpoints, and the
+    // episodes not run yet.
+    const file = `${results}/runs/local.jsonl`;
+    const ids = new Set(episodes.map(cellId));
+    const lines = Deno.readTextFileSync(file).split("\n").filter((l) => l && !ids.has(JSON.parse(l).cellId));
+    Deno.writeTextFileSync(file, lines.join("\n") + "\n");
+    Deno.removeSync(`${results}/checkpoints`, { recursive: true });
+    const b = fake();
+    const s2 = await runGrid(b.runner, { ...base, noReport: true });
+    assertEquals(s2.failed, []);
+    assertEquals(s2.ran.sort(), [...ids].sort());
+    // Each meta cell trained once more (before its first episode), and not recorded twice.
+    assertEquals(b.calls.filter((c) => c.saveCheckpoint).map(cellId).sort(), meta.map(cellId).sort());
+    assertEquals(loadRecords(`${results}/runs`).records.length, s1.plan.cells.length);
+    assertEquals(Deno.readTextFileSync(file).trim().split("\n").length, s1.plan.cells.length);
   });
 });
 
