@@ -21,6 +21,9 @@ import { ablationCurve, barsWithSpread, fractionLines, maskHeatmap, writeFigure 
 import {
   buildManifest,
   buildTables,
+  diagnostics,
+  diagnosticsToCsv,
+  diagnosticsToMarkdown,
   type EntrySummary,
   recordMap,
   type Table,
@@ -139,7 +142,8 @@ export interface ReportFiles {
 
 /**
  * Writes `DIR/tables/NAME.{csv,md,long.csv}`, `DIR/figures/NAME.{svg,png}` and
- * `DIR/manifest.{json,md}`, plus `DIR/tables/README.md` with every table in one file, and
+ * `DIR/manifest.{json,md}`, plus `DIR/tables/README.md` with every table in one file,
+ * `DIR/tables/diagnostics.{md,csv}` (reconstruction rate and final training loss beside each score), and
  * `DIR/raw/PRESET-runs.jsonl`: the store's record of each of the plan's cells that is done (all
  * metrics, timings, losses, masks), in plan order — the store itself (`runs/`) is not committed.
  */
@@ -158,6 +162,10 @@ export async function writeReport(
       tables.map(tableToMarkdown).join("\n"),
   );
   out.tables.push(`${dir}/tables/README.md`);
+  const diag = diagnostics(plan, records);
+  Deno.writeTextFileSync(`${dir}/tables/diagnostics.md`, diagnosticsToMarkdown(diag));
+  Deno.writeTextFileSync(`${dir}/tables/diagnostics.csv`, diagnosticsToCsv(diag));
+  out.tables.push(`${dir}/tables/diagnostics.md`, `${dir}/tables/diagnostics.csv`);
   for (const f of buildFigures(tables, pickMaskRecord(plan, records))) {
     if (opts.png === false) {
       Deno.mkdirSync(`${dir}/figures`, { recursive: true });

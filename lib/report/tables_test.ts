@@ -6,6 +6,10 @@ import {
   aggregate,
   buildManifest,
   buildTables,
+  diagnostics,
+  diagnosticsToCsv,
+  diagnosticsToMarkdown,
+  finalLoss,
   formatSummary,
   layoutTable,
   manifestToMarkdown,
@@ -171,4 +175,43 @@ Deno.test("buildTables and the manifest on a whole preset with 'needs' rows", ()
     manifestToMarkdown(m),
     "| cell | id | tables | status | backend | commit | seconds | finished |",
   );
+});
+
+Deno.test("diagnostics: score, reconstruction and final loss per entry, shared runs once", () => {
+  const cells = [cell(1), cell(2), cell(3)];
+  const withDiag = (c: Cell, f1: number, recon: number, losses: number[]): RunRecord => ({
+    ...rec(c, f1),
+    metrics: { "conll04/test": { relation_f1: f1, entity_f1: f1 / 2, reconstruction_rate: recon } },
+    losses: losses.map((loss, i) => ({ step: i + 1, loss })).reverse(), // order must not matter
+  });
+  // 12 steps: the last 10 are steps 3..12.
+  const ramp = (base: number) => Array.from({ length: 12 }, (_, i) => (i < 2 ? 100 : base + (i % 2)));
+  const records = [withDiag(cells[0], 0.2, 0.5, ramp(1)), withDiag(cells[1], 0.4, 0.3, ramp(3))];
+  assertAlmostEquals(finalLoss(records[0])!, 1.5, 1e-12);
+  assertEquals(finalLoss(rec(cells[2], 0)), undefined);
+  const rel = entry("CoNLL04 relation F1, 1%", "FISH-DIP", cells);
+  const ent = { ...entry("CoNLL04 entity F1, 1%", "FISH-DIP", cells), metric: "entity_f1" };
+  const blocked = entry("ACE05 relation F1, 1%", "FISH-DIP", [cell(1)], ["ace2005_joint_er"]);
+  const none = entry("CoNLL04 relation F1, 5%", "FISH-DIP", [{ ...cell(1), fraction: 0.05 }]);
+  const plan = {
+    preset: "quick" as const,
+    backbone: "b",
+    entries: [rel, ent, blocked, none],
+    cells,
+    blocked: [],
+  };
+  const d = diagnostics(plan, records);
+  assertEquals(d.length, 1); // entity F1 shares relation F1's runs; no data; nothing run
+  assertEquals([d[0].row, d[0].n, d[0].planned], ["CoNLL04 relation F1, 1%", 2, 3]);
+  assertAlmostEquals(d[0].score!.mean, 0.3, 1e-12);
+  assertAlmostEquals(d[0].score!.std, 0.1, 1e-12);
+  assertAlmostEquals(d[0].reconstruction!.mean, 0.4, 1e-12);
+  assertAlmostEquals(d[0].loss!.mean, 2.5, 1e-12);
+  assertAlmostEquals(d[0].loss!.std, 1, 1e-12);
+  const md = diagnosticsToMarkdown(d);
+  assertStringIncludes(
+    md,
+    "| CoNLL04 relation F1, 1% | FISH-DIP | 2/3 | 30.0 ± 10.0 | 40.0 ± 10.0 | 2.50 ± 1.00 |",
+  );
+  assertEquals(diagnosticsToCsv(d).trim().split("\n").length, 2);
 });
