@@ -853,11 +853,12 @@ export function planPreset(preset: PresetName | PresetSpec, opts: PlanOptions = 
 
 /**
  * Seconds per step, per generated sentence and per FewRel candidate measured on a 2-core machine
- * (the quick preset's run on the offline backbone). Only their ratios matter: they weigh cells
+ * (the quick preset's run on the offline backbone; per mask example, from the first cpu-preset
+ * cells, scaled to that step rate). Only their ratios matter: they weigh cells
  * against each other when {@link shard} balances shards, and they are constants, not the local
  * store's rates, so that every machine of a SLURM array computes the same partition.
  */
-export const NOMINAL_RATES: WorkRates = { step: 1.61, generated: 0.207, candidate: 0.169 };
+export const NOMINAL_RATES: WorkRates = { step: 1.61, generated: 0.207, candidate: 0.169, mask: 0.09 };
 
 /**
  * The `i`-th of `n` shards (1-based, as `--shard i/N`, SLURM array indices and `--workers`),
@@ -901,45 +902,73 @@ export function parseShard(s: string): { i: number; n: number } {
 }
 
 /**
- * A rough amount of work per cell, to size presets before timing them: training examples seen
- * (epochs × subset) and examples generated at evaluation (FewRel: N·Q queries × N candidates
- * scored by NLL). Multiply by measured seconds per example of the backbone.
+ * Examples a cell's mask passes through the model: FISH-DIP scores the whole training subset and
+ * takes n per-sample gradients for the initial mask and at every m-th step; the fixed FISH mask
+ * does that once (n = all: a gradient per example). Forward-only scoring at batch 16 and batch-1
+ * gradients cost about the same per example here, so they are counted alike. This work grows with
+ * the subset while the step budget does not (CoNLL-2003 10 %: 1,400 examples scored 7 times).
  */
-export function estimateWork(
-  cells: Cell[],
-): { trainExamples: number; evalExamples: number; steps: number; generated: number; candidates: number } {
-  let trainN = 0, generated = 0, candidates = 0, steps = 0;
+export function maskExamples(cell: Cell): number {
+  const N = trainExamples(cell), m = cell.method;
+  if (m.name === "fishdip") {
+    const refreshes = 1 + Math.floor(trainSteps(cell) / m.m);
+    return refreshes * (N + (regressingSamples(cell) ?? 0));
+  }
+  if (m.name === "fish") return N + (m.n === "all" ? N : Math.min(m.n, N));
+  return 0;
+}
+
+/**
+ * A rough amount of work per cell, to size presets before timing them: training examples seen
+ * (epochs × subset), examples passed through for masks ({@link maskExamples}), and examples
+ * generated at evaluation (FewRel: N·Q queries × N candidates scored by NLL). Multiply by
+ * measured seconds per example of the backbone.
+ */
+export function estimateWork(cells: Cell[]): {
+  trainExamples: number;
+  evalExamples: number;
+  steps: number;
+  generated: number;
+  candidates: number;
+  mask: number;
+} {
+  let trainN = 0, generated = 0, candidates = 0, steps = 0, mask = 0;
   for (const c of cells) {
     trainN += c.epochs * trainExamples(c);
     steps += trainSteps(c);
+    mask += maskExamples(c);
     for (const t of c.evaluate) {
       if (c.episode) candidates += c.episode.ways * c.episode.queries * c.episode.ways;
       else generated += Math.min(t.subsample ?? Infinity, DATASETS[t.dataset].evalSize);
     }
   }
-  return { trainExamples: trainN, evalExamples: generated + candidates, steps, generated, candidates };
+  return { trainExamples: trainN, evalExamples: generated + candidates, steps, generated, candidates, mask };
 }
 
-/** Seconds per optimizer step, per generated evaluation sentence and per FewRel candidate scored. */
+/** Seconds per optimizer step, per generated evaluation sentence, per FewRel candidate scored and per mask example. */
 export interface WorkRates {
   step: number;
   generated: number;
   candidate: number;
+  /** Seconds per example passed through for a mask (see {@link maskExamples}). */
+  mask?: number;
 }
 
 /**
- * The rates of finished runs (their cells and timings): total training seconds over total steps,
- * evaluation seconds over sentences generated, and over FewRel candidates scored. A rate with no
- * finished run of its kind is `undefined`.
+ * The rates of finished runs (their cells and timings): training seconds without the mask's
+ * over steps, evaluation seconds over sentences generated, and over FewRel candidates scored,
+ * mask seconds over mask examples. A rate with no finished run of its kind is `undefined`.
  */
 export function measuredRates(
-  runs: { cell: Cell; timings: { train: number; eval: number } }[],
+  runs: { cell: Cell; timings: { train: number; eval: number; mask?: number } }[],
 ): Partial<WorkRates> {
-  let steps = 0, train = 0, gen = 0, genS = 0, cand = 0, candS = 0;
+  let steps = 0, train = 0, gen = 0, genS = 0, cand = 0, candS = 0, maskN = 0, maskS = 0;
   for (const r of runs) {
     const w = estimateWork([r.cell]);
+    const m = r.timings.mask ?? 0;
     steps += w.steps;
-    train += r.timings.train;
+    train += r.timings.train - m;
+    if (w.mask && r.timings.mask !== undefined) (maskN += w.mask, maskS += m);
     if (r.cell.episode) (cand += w.candidates, candS += r.timings.eval);
     else if (w.generated) (gen += w.generated, genS += r.timings.eval);
   }
@@ -947,6 +976,7 @@ export function measuredRates(
     step: steps ? train / steps : undefined,
     generated: gen ? genS / gen : undefined,
     candidate: cand ? candS / cand : undefined,
+    mask: maskN ? maskS / maskN : undefined,
   };
 }
 
@@ -955,7 +985,7 @@ export function estimateSeconds(cells: Cell[], rates: Partial<WorkRates>): numbe
   const w = estimateWork(cells);
   const part = (n: number, rate: number | undefined) => (n === 0 ? 0 : rate === undefined ? NaN : n * rate);
   const s = part(w.steps, rates.step) + part(w.generated, rates.generated) +
-    part(w.candidates, rates.candidate);
+    part(w.candidates, rates.candidate) + part(w.mask, rates.mask);
   return Number.isNaN(s) ? undefined : s;
 }
 

@@ -1,4 +1,4 @@
-import { assert, assertEquals, assertNotEquals, assertThrows } from "@std/assert";
+import { assert, assertAlmostEquals, assertEquals, assertNotEquals, assertThrows } from "@std/assert";
 import {
   type Availability,
   datasetAvailability,
@@ -16,6 +16,7 @@ import {
   estimateSeconds,
   estimateWork,
   fnv1a64,
+  maskExamples,
   measuredRates,
   NOMINAL_RATES,
   PAPER_EPOCHS,
@@ -25,6 +26,7 @@ import {
   regressingSamples,
   shard,
   TABLES,
+  trainExamples,
   trainSteps,
 } from "./grid.ts";
 
@@ -279,21 +281,51 @@ Deno.test("ablationN: the value of the reference rule is the default run, not a 
 
 Deno.test("measuredRates and estimateSeconds: the time of cells at the pace of finished runs", () => {
   const plan = planPreset("smoke", { availability: sharedAvailability() });
-  const gen = plan.cells.find((c) => !c.episode && c.evaluate.length)!;
+  const gen = plan.cells.find((c) => !c.episode && c.method.name === "full" && c.evaluate.length)!;
+  const fd = plan.cells.find((c) => !c.episode && c.method.name === "fishdip" && c.evaluate.length)!;
   const epi = plan.cells.find((c) => c.episode)!;
-  const [wg, we] = [estimateWork([gen]), estimateWork([epi])];
-  // 2 s per step, 0.5 s per generated sentence, 0.25 s per FewRel candidate.
+  const [wg, wf, we] = [estimateWork([gen]), estimateWork([fd]), estimateWork([epi])];
+  assert(wf.mask > 0 && wg.mask === 0);
+  // 2 s per step, 0.5 s per generated sentence, 0.25 s per FewRel candidate, 0.1 s per mask
+  // example; a run's training time includes its mask time.
   const runs = [
     { cell: gen, timings: { train: 2 * wg.steps, eval: 0.5 * wg.generated } },
-    { cell: epi, timings: { train: 2 * we.steps, eval: 0.25 * we.candidates } },
+    {
+      cell: fd,
+      timings: { train: 2 * wf.steps + 0.1 * wf.mask, eval: 0.5 * wf.generated, mask: 0.1 * wf.mask },
+    },
+    {
+      cell: epi,
+      timings: { train: 2 * we.steps + 0.1 * we.mask, eval: 0.25 * we.candidates, mask: 0.1 * we.mask },
+    },
   ];
-  assertEquals(measuredRates(runs), { step: 2, generated: 0.5, candidate: 0.25 });
+  const rates = measuredRates(runs);
+  for (const [k, v] of Object.entries({ step: 2, generated: 0.5, candidate: 0.25, mask: 0.1 })) {
+    assertAlmostEquals(rates[k as keyof typeof rates]!, v, 1e-12, k);
+  }
   const all = estimateWork(plan.cells);
-  assertEquals(
-    estimateSeconds(plan.cells, measuredRates(runs)),
-    2 * all.steps + 0.5 * all.generated + 0.25 * all.candidates,
+  assertAlmostEquals(
+    estimateSeconds(plan.cells, rates)!,
+    2 * all.steps + 0.5 * all.generated + 0.25 * all.candidates + 0.1 * all.mask,
+    1e-9,
   );
   // Without a finished FewRel run there is no candidate rate: no estimate for cells that need one.
   assertEquals(estimateSeconds([epi], measuredRates(runs.slice(0, 1))), undefined);
   assertEquals(estimateSeconds([gen], measuredRates(runs.slice(0, 1))), 2 * wg.steps + 0.5 * wg.generated);
+  // Nor for mask work without a run that timed its mask.
+  assertEquals(estimateSeconds([fd], measuredRates(runs.slice(0, 1))), undefined);
+});
+
+Deno.test("maskExamples: FISH-DIP scores the subset at every refresh, FISH takes a gradient per example", () => {
+  const cpu = planPreset("cpu", { availability: sharedAvailability() });
+  const at = (method: string) =>
+    cpu.cells.find((c) =>
+      c.dataset === "conll03" && c.fraction === 0.01 && c.method.name === method &&
+      (c.method.name !== "fishdip" || c.method.m === 10)
+    )!;
+  // CoNLL-2003 1 %: 140 examples, 60 steps of batch 8, m = 10 (initial mask + 6 refreshes), n = 3.
+  assertEquals(trainExamples(at("fishdip")), 140);
+  assertEquals(maskExamples(at("fishdip")), 7 * (140 + 3));
+  assertEquals(maskExamples(at("fish")), 140 + 140);
+  assertEquals(maskExamples(at("full")), 0);
 });
