@@ -378,7 +378,7 @@ export function diagnosticsToMarkdown(d: Diagnostic[]): string {
     ...d.map((x) =>
       `| ${
         [
-          TABLE_TITLES[x.table],
+          SHORT_TITLES[x.table],
           x.row,
           x.column,
           `${x.n}/${x.planned}`,
