@@ -47,4 +47,13 @@ export {
   train as trainModel,
 } from "./train/mod.ts";
 export { planPreset, PRESET_SPECS, TABLE_TITLES } from "./experiments/mod.ts";
-export { loadReport, show, showMarkdown, showSvg, showTable, toDataFrame } from "./report/mod.ts";
+export {
+  diagnostics,
+  diagnosticsToMarkdown,
+  loadReport,
+  show,
+  showMarkdown,
+  showSvg,
+  showTable,
+  toDataFrame,
+} from "./report/mod.ts";
