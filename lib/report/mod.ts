@@ -6,6 +6,7 @@
  */
 
 export * from "./tables.ts";
+export * from "./direction.ts";
 export * from "./plots.ts";
 export * from "./report.ts";
 export * from "./notebook.ts";

@@ -17,6 +17,7 @@
 import { REPO_ROOT } from "../config/paths.ts";
 import { cellId, type Plan, planPreset, type PresetName, type TableName } from "../experiments/grid.ts";
 import { type MaskSnapshot, ResultsStore, type RunRecord } from "../experiments/store.ts";
+import { directionToCsv, directionToMarkdown, paperDirection } from "./direction.ts";
 import { ablationCurve, barsWithSpread, fractionLines, maskHeatmap, writeFigure } from "./plots.ts";
 import {
   buildManifest,
@@ -143,7 +144,8 @@ export interface ReportFiles {
 /**
  * Writes `DIR/tables/NAME.{csv,md,long.csv}`, `DIR/figures/NAME.{svg,png}` and
  * `DIR/manifest.{json,md}`, plus `DIR/tables/README.md` with every table in one file,
- * `DIR/tables/diagnostics.{md,csv}` (reconstruction rate and final training loss beside each score), and
+ * `DIR/tables/diagnostics.{md,csv}` (reconstruction rate and final training loss beside each score),
+ * `DIR/tables/paper_direction.{md,csv}` (FISH-DIP against each other method, with a verdict), and
  * `DIR/raw/PRESET-runs.jsonl`: the store's record of each of the plan's cells that is done (all
  * metrics, timings, losses, masks), in plan order — the store itself (`runs/`) is not committed.
  */
@@ -166,6 +168,10 @@ export async function writeReport(
   Deno.writeTextFileSync(`${dir}/tables/diagnostics.md`, diagnosticsToMarkdown(diag));
   Deno.writeTextFileSync(`${dir}/tables/diagnostics.csv`, diagnosticsToCsv(diag));
   out.tables.push(`${dir}/tables/diagnostics.md`, `${dir}/tables/diagnostics.csv`);
+  const direction = paperDirection(tables.flatMap((t) => t.summaries));
+  Deno.writeTextFileSync(`${dir}/tables/paper_direction.md`, directionToMarkdown(direction));
+  Deno.writeTextFileSync(`${dir}/tables/paper_direction.csv`, directionToCsv(direction));
+  out.tables.push(`${dir}/tables/paper_direction.md`, `${dir}/tables/paper_direction.csv`);
   for (const f of buildFigures(tables, pickMaskRecord(plan, records))) {
     if (opts.png === false) {
       Deno.mkdirSync(`${dir}/figures`, { recursive: true });
