@@ -41,13 +41,14 @@ if (args.help) {
   );
   Deno.exit(0);
 }
+const backendName = backend ? parseBackendName(backend) : undefined;
 if (args.workers && args.workers > 1 && !args.list && !args.reportOnly) {
   // The parent downloads once, the workers train their shards, then the parent writes the report.
   await fetchMissingDatasets(dataDir(args.dataDir));
   const codes = await runWorkers(Deno.args, args.workers, { script: new URL(import.meta.url).pathname });
-  const failed = codes.map((c, k) => ({ c, k })).filter(({ c }) => c !== 0).map(({ k }) => `w${k + 1}`);
+  const failed = codes.flatMap((code, k) => (code === 0 ? [] : [`w${k + 1}`]));
   if (!args.noReport) {
-    await reproduce({ ...args, backend: backend ? parseBackendName(backend) : undefined, reportOnly: true });
+    await reproduce({ ...args, backend: backendName, reportOnly: true });
   }
   if (failed.length) {
     console.error(`worker(s) ${failed.join(", ")} exited with an error; rerun to retry their failed cells`);
@@ -57,7 +58,7 @@ if (args.workers && args.workers > 1 && !args.list && !args.reportOnly) {
 }
 const summary = await reproduce({
   ...args,
-  backend: backend ? parseBackendName(backend) : undefined,
+  backend: backendName,
   // A worker's parent has already fetched the datasets; workers must not race to write them.
   download: !Deno.env.get("FISHDIP_WORKER"),
 });

@@ -874,12 +874,7 @@ export function shard(cells: Cell[], i: number, n: number): Cell[] {
     throw new Error(`bad shard ${i}/${n}: need integers 1 <= i <= N`);
   }
   const rootOf = (c: Cell) => c.init ?? cellId(c);
-  const groups = new Map<string, Cell[]>();
-  for (const c of cells) {
-    const g = groups.get(rootOf(c));
-    if (g) g.push(c);
-    else groups.set(rootOf(c), [c]);
-  }
+  const groups = Map.groupBy(cells, rootOf);
   const byCost = [...groups].map(([root, g]) => ({ root, cost: estimateSeconds(g, NOMINAL_RATES) ?? 0 }))
     .sort((a, b) => b.cost - a.cost || (a.root < b.root ? -1 : a.root > b.root ? 1 : 0));
   const load = new Array<number>(n).fill(0);

@@ -14,7 +14,7 @@
  * @module
  */
 import { METHOD_LABELS, type MethodName, type TableName } from "../experiments/grid.ts";
-import type { Aggregate, EntrySummary } from "./tables.ts";
+import { type Aggregate, csvLines, type EntrySummary, mdRow } from "./tables.ts";
 
 /** How one comparison came out. */
 export type Verdict =
@@ -116,17 +116,15 @@ export function directionToMarkdown(rows: Direction[]): string {
     "| table | setting | other method | other | FISH-DIP | difference (points) | here |",
     "| --- | --- | --- | ---: | ---: | ---: | --- |",
     ...rows.map((r) =>
-      `| ${
-        [
-          r.table,
-          r.setting,
-          METHOD_LABELS[r.baseline],
-          fmt(r.other),
-          fmt(r.fishdip),
-          r.delta === undefined ? "" : `${r.delta >= 0 ? "+" : ""}${(r.delta * 100).toFixed(2)}`,
-          r.verdict,
-        ].map((c) => c.replace(/\|/g, "\\|")).join(" | ")
-      } |`
+      mdRow([
+        r.table,
+        r.setting,
+        METHOD_LABELS[r.baseline],
+        fmt(r.other),
+        fmt(r.fishdip),
+        r.delta === undefined ? "" : `${r.delta >= 0 ? "+" : ""}${(r.delta * 100).toFixed(2)}`,
+        r.verdict,
+      ])
     ),
     "",
     `- verdicts: ${Object.entries(tally).filter(([, n]) => n > 0).map(([v, n]) => `${v}: ${n}`).join("; ")}`,
@@ -141,23 +139,30 @@ export function directionToMarkdown(rows: Direction[]): string {
 
 /** The comparisons as CSV (fractions). */
 export function directionToCsv(rows: Direction[]): string {
-  const q = (s: string) => (/[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
   const n = (v?: number) => (v === undefined ? "" : String(v));
-  const head = "table,setting,baseline,other_mean,other_std,fishdip_mean,fishdip_std,delta,verdict";
-  return [
+  const head = [
+    "table",
+    "setting",
+    "baseline",
+    "other_mean",
+    "other_std",
+    "fishdip_mean",
+    "fishdip_std",
+    "delta",
+    "verdict",
+  ];
+  return csvLines([
     head,
-    ...rows.map((r) =>
-      [
-        r.table,
-        q(r.setting),
-        r.baseline,
-        n(r.other?.mean),
-        n(r.other?.std),
-        n(r.fishdip?.mean),
-        n(r.fishdip?.std),
-        n(r.delta),
-        q(r.verdict),
-      ].join(",")
-    ),
-  ].join("\n") + "\n";
+    ...rows.map((r) => [
+      r.table,
+      r.setting,
+      r.baseline,
+      n(r.other?.mean),
+      n(r.other?.std),
+      n(r.fishdip?.mean),
+      n(r.fishdip?.std),
+      n(r.delta),
+      r.verdict,
+    ]),
+  ]);
 }

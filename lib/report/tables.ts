@@ -210,10 +210,14 @@ function csvField(s: string): string {
   return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
+/** Rows as CSV text (RFC 4180 quoting), one line each. */
+export function csvLines(rows: string[][]): string {
+  return rows.map((l) => l.map(csvField).join(",")).join("\n") + "\n";
+}
+
 /** The table as CSV (RFC 4180 quoting), the same cells as the Markdown. */
 export function tableToCsv(t: Table): string {
-  const lines = [[t.rowHeader, ...t.columns], ...t.rows.map((r) => [r.label, ...r.cells])];
-  return lines.map((l) => l.map(csvField).join(",")).join("\n") + "\n";
+  return csvLines([[t.rowHeader, ...t.columns], ...t.rows.map((r) => [r.label, ...r.cells])]);
 }
 
 /** One line per entry with raw numbers (fractions), for plotting or further analysis. */
@@ -250,11 +254,16 @@ export function summariesToCsv(summaries: EntrySummary[]): string {
     s.agg ? s.agg.seeds.join(" ") : "",
     s.needs.join(" "),
   ]);
-  return [head, ...lines].map((l) => l.map(csvField).join(",")).join("\n") + "\n";
+  return csvLines([head, ...lines]);
 }
 
 function mdCell(s: string): string {
   return s.replace(/\|/g, "\\|").replace(/\n/g, " ");
+}
+
+/** One row of a GitHub Markdown pipe table, its cells escaped. */
+export function mdRow(cells: string[]): string {
+  return `| ${cells.map(mdCell).join(" | ")} |`;
 }
 
 /** The table as GitHub Markdown: a heading, the pipe table, the notes as a list. */
@@ -263,9 +272,9 @@ export function tableToMarkdown(t: Table): string {
   const out = [
     `### ${t.title}`,
     "",
-    `| ${head.map(mdCell).join(" | ")} |`,
+    mdRow(head),
     `|${head.map((_, i) => (i === 0 ? " --- " : " ---: ")).join("|")}|`,
-    ...t.rows.map((r) => `| ${[r.label, ...r.cells].map(mdCell).join(" | ")} |`),
+    ...t.rows.map((r) => mdRow([r.label, ...r.cells])),
     "",
     ...t.notes.map((n) => `- ${n}`),
   ];
@@ -326,6 +335,10 @@ export interface Diagnostic {
  * that share their cells and evaluation (entity and relation F1 of one run) appear once.
  */
 export function diagnostics(plan: Plan, records: RunRecord[] | Map<string, RunRecord>): Diagnostic[] {
+  const agg = (values: (number | undefined)[]) => {
+    const found = values.filter((x): x is number => x !== undefined);
+    return found.length ? aggregate(found) : undefined;
+  };
   const byId = recordMap(records);
   const seen = new Set<string>();
   const out: Diagnostic[] = [];
@@ -336,10 +349,6 @@ export function diagnostics(plan: Plan, records: RunRecord[] | Map<string, RunRe
     seen.add(key);
     const found = e.cells.map((c) => byId.get(cellId(c))).filter((r): r is RunRecord => r !== undefined);
     if (found.length === 0) continue;
-    const agg = (values: (number | undefined)[]) => {
-      const v = values.filter((x): x is number => x !== undefined);
-      return v.length ? { mean: npMean(v), std: npStd(v) } : undefined;
-    };
     out.push({
       table: e.table,
       row: e.row,
@@ -376,19 +385,15 @@ export function diagnosticsToMarkdown(d: Diagnostic[]): string {
     "| table | row | column | seeds | score % | reconstruction % | final training loss |",
     "| --- | --- | --- | ---: | ---: | ---: | ---: |",
     ...d.map((x) =>
-      `| ${
-        [
-          SHORT_TITLES[x.table],
-          x.row,
-          x.column,
-          `${x.n}/${x.planned}`,
-          pct(x.score),
-          pct(x.reconstruction),
-          loss(
-            x.loss,
-          ),
-        ].map(mdCell).join(" | ")
-      } |`
+      mdRow([
+        SHORT_TITLES[x.table],
+        x.row,
+        x.column,
+        `${x.n}/${x.planned}`,
+        pct(x.score),
+        pct(x.reconstruction),
+        loss(x.loss),
+      ])
     ),
     "",
     "- score: the table's metric for that row; reconstruction: share of outputs whose words, brackets " +
@@ -427,7 +432,7 @@ export function diagnosticsToCsv(d: Diagnostic[]): string {
     num(x.loss?.mean),
     num(x.loss?.std),
   ]);
-  return [head, ...lines].map((l) => l.map(csvField).join(",")).join("\n") + "\n";
+  return csvLines([head, ...lines]);
 }
 
 /** One line of the manifest: a planned cell and how (or whether) it ran. */
@@ -511,18 +516,16 @@ export function manifestToMarkdown(m: Manifest): string {
     "| cell | id | tables | status | backend | commit | seconds | finished |",
     "| --- | --- | --- | --- | --- | --- | ---: | --- |",
     ...m.cells.map((c) =>
-      `| ${
-        [
-          c.label,
-          c.cellId,
-          c.tables.join(" "),
-          c.status === "needs" ? `needs ${c.needs!.join(", ")}` : c.status,
-          c.backend ?? "",
-          c.gitCommit ? c.gitCommit.slice(0, 12) : "",
-          c.seconds !== undefined ? c.seconds.toFixed(1) : "",
-          c.finished ?? "",
-        ].map(mdCell).join(" | ")
-      } |`
+      mdRow([
+        c.label,
+        c.cellId,
+        c.tables.join(" "),
+        c.status === "needs" ? `needs ${c.needs!.join(", ")}` : c.status,
+        c.backend ?? "",
+        c.gitCommit ? c.gitCommit.slice(0, 12) : "",
+        c.seconds !== undefined ? c.seconds.toFixed(1) : "",
+        c.finished ?? "",
+      ])
     ),
   ];
   return lines.join("\n") + "\n";
