@@ -74,6 +74,12 @@ export interface RunGridOptions {
   preset: PresetName | PresetSpec;
   only?: TableName[];
   shard?: { i: number; n: number };
+  /**
+   * Deal only the cells not yet done into the shards (what `--workers` does). Shards started
+   * together on one machine then finish together when a run is resumed; a SLURM array whose
+   * machines see different stores must keep the default, a partition of the whole grid.
+   */
+  shardPending?: boolean;
   dataDir?: string;
   /** Results folder (`results`): `runs/`, `tables/`, `figures/`, `checkpoints/`, the manifest. */
   resultsDir?: string;
@@ -121,10 +127,11 @@ export async function runGrid(runner: CellRunner, opts: RunGridOptions): Promise
   const log = opts.log ?? defaultLog;
   const resultsDir = opts.resultsDir ?? `${REPO_ROOT}/results`;
   const plan = planPreset(opts.preset, { dataDir: opts.dataDir, only: opts.only, backbone: opts.backbone });
-  const mine = opts.shard ? shard(plan.cells, opts.shard.i, opts.shard.n) : plan.cells;
   const writer = opts.writer ?? (opts.shard ? `shard-${opts.shard.i}-of-${opts.shard.n}` : "local");
   const store = new ResultsStore(`${resultsDir}/runs`, writer);
   store.load();
+  const dealt = opts.shardPending ? plan.cells.filter((c) => !store.isDone(cellId(c))) : plan.cells;
+  const mine = opts.shard ? shard(dealt, opts.shard.i, opts.shard.n) : plan.cells;
   const summary: RunGridSummary = { plan, ran: [], skipped: [], failed: [], blocked: plan.blocked.length };
   const commit = gitCommit(REPO_ROOT);
 
@@ -298,6 +305,7 @@ export const REPRODUCE_USAGE = `deno task reproduce [options]
   --preset P        ${PRESETS.join(" | ")} (default quick)
   --only T[,T]      tables: ${TABLES.join(", ")}
   --shard i/N       run the i-th of N shards (1-based; e.g. SLURM_ARRAY_TASK_ID/N)
+  --shard-pending   deal only the cells not yet done into the shards (--workers does)
   --workers N       run N shards at once on this machine, then the report (2 on 2 cores)
   --data DIR        data directory (default $FISHDIP_DATA or <repo>/data)
   --results DIR     results directory (default <repo>/results)
@@ -354,6 +362,9 @@ export function parseReproduceArgs(args: string[]): ReproduceArgs {
       }
       case "--shard":
         out.shard = parseShard(next());
+        break;
+      case "--shard-pending":
+        out.shardPending = true;
         break;
       case "--workers": {
         const n = Number(next());

@@ -113,6 +113,28 @@ Deno.test("runGrid: shards run disjoint cells into their own files; --report-onl
   });
 });
 
+Deno.test("runGrid: --shard-pending deals only the cells not yet done, so resumed shards share the work", async () => {
+  await withGrid(async (base) => {
+    // A first run finished shard 1 of 2: resuming the fixed partition would leave shard 1 idle.
+    await runGrid(fake().runner, { ...base, shard: { i: 1, n: 2 }, noReport: true });
+    const idle = fake();
+    await runGrid(idle.runner, { ...base, shard: { i: 1, n: 2 }, noReport: true });
+    assertEquals(idle.calls.length, 0);
+    // Started together, as --workers starts them: both read the store before either records a cell.
+    const workers = [fake(), fake()];
+    await Promise.all(
+      workers.map((f, k) =>
+        runGrid(f.runner, { ...base, shard: { i: k + 1, n: 2 }, shardPending: true, noReport: true })
+      ),
+    );
+    const seen = workers.map((f) => f.calls.map(cellId));
+    assert(seen[0].length > 0 && seen[1].length > 0, `${seen[0].length} and ${seen[1].length} cells`);
+    assertEquals(seen[0].filter((id) => seen[1].includes(id)), []);
+    const all = await runGrid(fake().runner, { ...base, noReport: true, maxCells: 0 });
+    assertEquals(all.skipped.length, all.plan.cells.length);
+  });
+});
+
 Deno.test("runGrid: a run of one table (--only) still writes the whole preset's manifest and index", async () => {
   await withGrid(async (base, results) => {
     const all = await runGrid(fake().runner, { ...base, noReport: true, maxCells: 0 });
@@ -163,6 +185,7 @@ Deno.test("parseReproduceArgs", () => {
       "--only=ablationK,peft",
       "--shard",
       "2/4",
+      "--shard-pending",
       "--data",
       "d",
       "--max-cells",
@@ -173,6 +196,7 @@ Deno.test("parseReproduceArgs", () => {
       preset: "cpu",
       only: ["ablationK", "peft"],
       shard: { i: 2, n: 4 },
+      shardPending: true,
       dataDir: "d",
       maxCells: 5,
       list: true,

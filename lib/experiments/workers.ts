@@ -15,7 +15,11 @@
  */
 import { shard } from "./grid.ts";
 
-/** The command line of worker `i` of `n`: the user's arguments without `--workers`, plus its shard. */
+/**
+ * The command line of worker `i` of `n`: the user's arguments without `--workers`, plus its shard
+ * of the cells not yet done (`--shard-pending`: the workers start together and read one store, so
+ * they agree on the partition, and a resumed run stays balanced).
+ */
 export function workerArgs(args: string[], i: number, n: number): string[] {
   shard([], i, n); // validates i and n
   const out: string[] = [];
@@ -23,7 +27,7 @@ export function workerArgs(args: string[], i: number, n: number): string[] {
     if (args[k] === "--workers") k++;
     else if (!args[k].startsWith("--workers=")) out.push(args[k]);
   }
-  return [...out, "--shard", `${i}/${n}`, "--no-report"];
+  return [...out, "--shard", `${i}/${n}`, "--shard-pending", "--no-report"];
 }
 
 /** BLAS threads per worker: the cores shared out evenly, at least one. */

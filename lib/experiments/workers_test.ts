@@ -8,9 +8,10 @@ Deno.test("workerArgs: drops --workers, adds the worker's shard and --no-report"
     "--only=peft",
     "--shard",
     "2/2",
+    "--shard-pending",
     "--no-report",
   ]);
-  assertEquals(workerArgs(["--workers=3"], 1, 3), ["--shard", "1/3", "--no-report"]);
+  assertEquals(workerArgs(["--workers=3"], 1, 3), ["--shard", "1/3", "--shard-pending", "--no-report"]);
   assertThrows(() => workerArgs([], 3, 2));
   assertEquals(workerBlasThreads(2, 2), 1);
   assertEquals(workerBlasThreads(16, 3), 5);
@@ -45,7 +46,10 @@ Deno.exit(shard === "2/2" ? 3 : 0);`,
   }
   for (const i of [1, 2]) {
     const mine = lines.filter((l) => l.startsWith(`w${i}| `));
-    assert(mine.includes(`w${i}| args --preset cpu --shard ${i}/2 --no-report`), mine.join("\n"));
+    assert(
+      mine.includes(`w${i}| args --preset cpu --shard ${i}/2 --shard-pending --no-report`),
+      mine.join("\n"),
+    );
     assert(mine.includes(`w${i}| blas 2 worker ${i}/2`), mine.join("\n"));
     assert(mine.includes(`w${i}| step 1`) && mine.includes(`w${i}| step 2`), mine.join("\n"));
   }
