@@ -410,5 +410,8 @@ export function parseReproduceArgs(args: string[]): ReproduceArgs {
   if (out.workers && out.workers > 1 && out.shard) {
     throw new Error("--workers and --shard do not combine: run one shard per machine, or N workers on one");
   }
+  if (out.shardPending && !out.shard) {
+    throw new Error("--shard-pending needs --shard i/N (--workers passes both to its workers)");
+  }
   return out;
 }

@@ -209,4 +209,5 @@ Deno.test("parseReproduceArgs", () => {
   assertEquals(parseReproduceArgs(["--workers", "2"]).workers, 2);
   assertThrows(() => parseReproduceArgs(["--workers", "0"]), Error, "--workers expects");
   assertThrows(() => parseReproduceArgs(["--workers=2", "--shard", "1/2"]), Error, "do not combine");
+  assertThrows(() => parseReproduceArgs(["--shard-pending"]), Error, "needs --shard");
 });
