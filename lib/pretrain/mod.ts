@@ -1,9 +1,10 @@
 /**
- * Pretraining the project's own small T5 backbone (`data/models/fishdip-t5-mini`): corpus
- * readers, the reduced T5 vocabulary, T5's span-corruption and a copy objective, the example
- * sampler, GloVe-initialised embeddings, and the pretrained-vs-random downstream check. The
- * training loop is `scripts/pretrain.ts`, the downstream check `scripts/eval_backbone.ts`, the
- * corpus `scripts/build_corpus.ts`.
+ * Pretraining the project's own small T5 backbones (`data/models/fishdip-t5-mini` and the
+ * intermediate multi-task backbones built from it): corpus readers, the reduced T5 vocabulary,
+ * T5's span-corruption and a copy objective, supervised TANL tasks with the leakage guard, the
+ * recipes of the multi-task backbones, the training loop with its resumable state, GloVe-initialised
+ * embeddings, and the pretrained-vs-random downstream check. The commands are `scripts/pretrain.ts`,
+ * `scripts/eval_backbone.ts` and `scripts/build_corpus.ts`.
  *
  * ```ts
  * import { Rng, spanCorrupt } from "./mod.ts";
@@ -18,3 +19,8 @@ export * from "./corpus.ts";
 export * from "./data.ts";
 export * from "./glove.ts";
 export * from "./downstream.ts";
+export * from "./shape.ts";
+export * from "./tasks.ts";
+export * from "./recipes.ts";
+export * from "./evaluate.ts";
+export * from "./loop.ts";

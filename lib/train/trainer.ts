@@ -24,7 +24,8 @@ import type { ParamMask } from "../methods/mask.ts";
 import { SparseMask } from "../methods/mask.ts";
 import { sparseTrainStep } from "../methods/step.ts";
 import type { MethodContext, SparseMethod, TrainableModel } from "../methods/types.ts";
-import { Adafactor, type AdafactorConfig, type AdafactorStateDump } from "../optim/adafactor.ts";
+import { Adafactor, type AdafactorConfig } from "../optim/adafactor.ts";
+import { adafactorStateFrom, adafactorStateTensors } from "../optim/adafactor_state.ts";
 import { chunk } from "./features.ts";
 import { type Progress, progressBar, silentProgress } from "./progress.ts";
 
@@ -161,20 +162,8 @@ async function saveCheckpoint(
     weights.set(name, { dtype: "F32", shape: [...v.shape], data: (await v.data()) as Float32Array });
   }
   await writeSafetensorsFile(`${tmp}/model.safetensors`, weights);
-  const opt = await optimizer.saveState();
-  const optTensors = new Map<string, { dtype: "F32"; shape: number[]; data: Float32Array }>();
-  const optMeta: Record<string, { step: number; shape: number[] }> = {};
-  for (const [name, s] of Object.entries(opt.params)) {
-    optMeta[name] = { step: s.step, shape: s.shape };
-    for (const key of ["exp_avg_sq_row", "exp_avg_sq_col", "exp_avg_sq", "exp_avg"] as const) {
-      const a = s[key];
-      if (a) optTensors.set(`${name}/${key}`, { dtype: "F32", shape: [a.length], data: a });
-    }
-  }
-  await writeSafetensorsFile(`${tmp}/optimizer.safetensors`, optTensors, {
-    config: JSON.stringify(opt.config),
-    params: JSON.stringify(optMeta),
-  });
+  const opt = adafactorStateTensors(await optimizer.saveState());
+  await writeSafetensorsFile(`${tmp}/optimizer.safetensors`, opt.tensors, opt.metadata);
   if (mask) {
     const m = new Map<string, { dtype: "I32"; shape: number[]; data: Int32Array }>();
     for (const [name, p] of mask.params) m.set(name, { dtype: "I32", shape: [p.kept.length], data: p.kept });
@@ -210,20 +199,7 @@ async function loadCheckpointInto(
     v.assign(tf.tensor(t.data as Float32Array, v.shape, "float32"));
   }
   const opt = await readSafetensors(`${path}/optimizer.safetensors`);
-  const meta = JSON.parse(opt.metadata.params) as Record<string, { step: number; shape: number[] }>;
-  const dump: AdafactorStateDump = {
-    format: "fishdip-adafactor-v1",
-    config: JSON.parse(opt.metadata.config),
-    params: {},
-  };
-  for (const [name, m] of Object.entries(meta)) {
-    const entry: AdafactorStateDump["params"][string] = { step: m.step, shape: m.shape };
-    for (const key of ["exp_avg_sq_row", "exp_avg_sq_col", "exp_avg_sq", "exp_avg"] as const) {
-      const t = opt.tensors.get(`${name}/${key}`);
-      if (t) entry[key] = t.data as Float32Array;
-    }
-    dump.params[name] = entry;
-  }
+  const dump = adafactorStateFrom(opt.tensors, opt.metadata, "", `${path}/optimizer.safetensors`);
   optimizer.loadState(dump);
   let mask: SparseMask | null = null;
   if (state.hasMask) {

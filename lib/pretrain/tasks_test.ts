@@ -1,0 +1,66 @@
+import { assertEquals, assertThrows } from "@std/assert";
+import type { Example } from "../data/types.ts";
+import { filterTokenSource, sentenceKey, withoutSentences } from "./tasks.ts";
+import { pickObjective } from "./loop.ts";
+import { BACKBONE_RECIPES, type BackboneRecipe, checkLeakageRule } from "./recipes.ts";
+import type { Objective } from "./tasks.ts";
+
+const ex = (id: string, words: string): Example => ({
+  id,
+  tokens: words.split(" "),
+  entities: [],
+  relations: [],
+});
+
+Deno.test("tasks: evaluation sentences are dropped by their letters and digits, case and punctuation aside", () => {
+  const forbidden = new Set([sentenceKey(ex("dev-0", "LONDON 1996-08-30"))]);
+  const { kept, dropped } = withoutSentences(
+    [ex("train-0", "London 1996-08-30 ."), ex("train-1", "London calling")],
+    forbidden,
+  );
+  assertEquals(dropped, 1);
+  assertEquals(kept.map((e) => e.id), ["train-1"]);
+});
+
+Deno.test("tasks: a corpus source loses exactly the forbidden sentences and keeps the others' ids", () => {
+  const src = {
+    name: "s",
+    ids: Uint16Array.from([5, 6, 7, 8, 9, 10]),
+    offsets: Uint32Array.from([0, 2, 3, 6]),
+  };
+  const lines = ["a b", "LONDON 1996", "c d e"];
+  const r = filterTokenSource(src, lines, new Set(["london1996"]));
+  assertEquals(r.dropped, 1);
+  assertEquals([...r.source.ids], [5, 6, 8, 9, 10]);
+  assertEquals([...r.source.offsets], [0, 2, 5]);
+  assertEquals(filterTokenSource(src, lines, new Set(["zzz"])).source, src);
+  assertThrows(() => filterTokenSource(src, lines.slice(1), new Set()), Error, "2 text lines for 3");
+});
+
+Deno.test("pretraining mixture: [copy c, span 1 - c] draws as u < c ? copy : span; weights pick in order", () => {
+  const o = (name: string): Objective => ({ name, sample: () => ({ inputs: [], targets: [] }) });
+  const mix = [{ objective: o("copy"), weight: 0.75 }, { objective: o("span"), weight: 0.25 }];
+  for (const u of [0, 0.3, 0.7499, 0.75, 0.9, 0.99999]) {
+    assertEquals(pickObjective(mix, u).name, u < 0.75 ? "copy" : "span");
+  }
+  const three = [
+    { objective: o("copy"), weight: 0 },
+    { objective: o("span"), weight: 0.2 },
+    { objective: o("conll04"), weight: 0.8 },
+  ];
+  assertEquals(pickObjective(three, 0.1).name, "span");
+  assertEquals(pickObjective(three, 0.2).name, "conll04");
+  assertEquals(pickObjective(three, 0.99).name, "conll04");
+});
+
+Deno.test("recipes: no backbone trains on the labels of a dataset it serves", () => {
+  const served = new Set<string>();
+  for (const r of Object.values(BACKBONE_RECIPES)) {
+    checkLeakageRule(r);
+    for (const d of r.serves) served.add(d);
+  }
+  // Every dataset of the offline tables has a backbone.
+  assertEquals([...served].sort(), ["ade", "conll03", "conll04", "fewrel"]);
+  const bad: BackboneRecipe = { ...BACKBONE_RECIPES["fishdip-t5-mini-mt-conll04"], serves: ["conll04"] };
+  assertThrows(() => checkLeakageRule(bad), Error, "trains on its labels");
+});
