@@ -22,7 +22,7 @@ import { pathExists as exists } from "../config/paths.ts";
 import { PythonRandom } from "../data/python_random.ts";
 import type { ParamMask } from "../methods/mask.ts";
 import { SparseMask } from "../methods/mask.ts";
-import { sparseTrainStep } from "../methods/step.ts";
+import { EarlyStop, sparseTrainStep } from "../methods/step.ts";
 import type { MethodContext, SparseMethod, TrainableModel } from "../methods/types.ts";
 import { Adafactor, type AdafactorConfig } from "../optim/adafactor.ts";
 import { adafactorStateFrom, adafactorStateTensors } from "../optim/adafactor_state.ts";
@@ -53,6 +53,12 @@ export interface TrainConfig {
   resume?: boolean;
   /** Keep this many newest checkpoints (default 1). */
   keepCheckpoints?: number;
+  /**
+   * FISH-DIP's early stop: training ends after `patience` consecutive steps with a loss below
+   * `threshold` (reference: 20 steps below 1e-6); the schedule still spans the planned steps, as in
+   * Hugging Face's Trainer. `false` trains every planned step. Default: the reference's.
+   */
+  earlyStop?: { threshold: number; patience: number } | false;
 }
 
 /** One line of `log.jsonl`. */
@@ -67,6 +73,7 @@ export type LogRecord =
     ms: number;
   }
   | { kind: "resume"; step: number }
+  | { kind: "early_stop"; step: number }
   | { kind: "end"; steps: number; trainSeconds: number; maskSeconds: number };
 
 /** What a finished run reports. */
@@ -79,6 +86,8 @@ export interface TrainResult {
   maskSeconds: number;
   /** Every mask in force during the run: the step it took effect and its per-parameter counts. */
   masks: { step: number; perParam: Record<string, number> }[];
+  /** The step at which the early stop ended training, if it did. */
+  stoppedEarly?: number;
 }
 
 /** What the loop trains. */
@@ -128,6 +137,10 @@ interface LoopState {
   seed: number;
   total: number;
   masks: { step: number; perParam: Record<string, number> }[];
+  /** Consecutive steps so far with a loss below the early stop's threshold. */
+  belowThreshold?: number;
+  /** The step at which the early stop ended training. */
+  stoppedEarly?: number;
 }
 
 /** The newest complete checkpoint folder in `runDir`, if any. */
@@ -281,7 +294,11 @@ export async function train<E, B>(args: TrainArgs<E, B>): Promise<TrainResult> {
       await recordMask(0, ms);
     }
     const every = config.checkpointEvery ?? 0;
-    while (state.step < total) {
+    const earlyStop = config.earlyStop === false
+      ? undefined
+      : new EarlyStop(config.earlyStop?.threshold, config.earlyStop?.patience);
+    if (earlyStop) earlyStop.count = state.belowThreshold ?? 0;
+    while (state.step < total && state.stoppedEarly === undefined) {
       const epoch = Math.floor(state.step / perEpoch);
       const inEpoch = state.step % perEpoch;
       const batchIdx = chunk(epochOrder(examples.length, config.seed, epoch), config.batchSize)[inEpoch];
@@ -303,6 +320,8 @@ export async function train<E, B>(args: TrainArgs<E, B>): Promise<TrainResult> {
       trainSeconds += ms / 1000;
       state.step = step;
       losses.push({ step, loss: r.loss });
+      if (earlyStop?.update(r.loss)) state.stoppedEarly = step;
+      state.belowThreshold = earlyStop?.count;
       if (r.refreshed) {
         const last = (method as { history?: { ms: number }[] }).history?.at(-1)?.ms ?? 0;
         maskSeconds += last / 1000;
@@ -311,12 +330,13 @@ export async function train<E, B>(args: TrainArgs<E, B>): Promise<TrainResult> {
       await write({ kind: "step", step, epoch, loss: r.loss, lr: r.lr, gradNorm: r.gradNorm, ms });
       progress.advance(1, `loss ${r.loss.toFixed(4)}`);
       args.onStep?.({ step, loss: r.loss, lr: r.lr, refreshed: r.refreshed });
-      if (runDir && every > 0 && step % every === 0 && step < total) {
+      if (state.stoppedEarly !== undefined) await write({ kind: "early_stop", step });
+      if (runDir && every > 0 && step % every === 0 && step < total && state.stoppedEarly === undefined) {
         await saveCheckpoint(runDir, params, optimizer, method.mask, state, config.keepCheckpoints ?? 1);
       }
       if (args.signal?.aborted) break;
     }
-    if (runDir && state.step === total) {
+    if (runDir && (state.step === total || state.stoppedEarly !== undefined)) {
       await saveCheckpoint(runDir, params, optimizer, method.mask, state, config.keepCheckpoints ?? 1);
     }
     progress.done();
@@ -325,5 +345,12 @@ export async function train<E, B>(args: TrainArgs<E, B>): Promise<TrainResult> {
     optimizer.dispose();
     log?.close();
   }
-  return { steps: state.step, losses, trainSeconds, maskSeconds, masks: state.masks };
+  return {
+    steps: state.step,
+    losses,
+    trainSeconds,
+    maskSeconds,
+    masks: state.masks,
+    stoppedEarly: state.stoppedEarly,
+  };
 }

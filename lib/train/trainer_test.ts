@@ -118,3 +118,28 @@ Deno.test("train: a killed FISH-DIP run resumed from its checkpoint ends with th
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("train: the early stop ends a run after `patience` steps below the threshold, and stays ended on resume", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const base: TrainConfig = { epochs: 4, batchSize: 4, seed: 2, lr: 1e-2 };
+    const all = await run(new FullFinetuning(), { ...base, earlyStop: false });
+    assertEquals(all.result.steps, 12);
+    assertEquals(all.result.stoppedEarly, undefined);
+    // The reference's setting (20 steps below 1e-6) never triggers on this toy task.
+    assertEquals((await run(new FullFinetuning(), base)).result.steps, 12);
+    // Every loss is below a threshold of 1e9: the run ends at step `patience`, weights saved.
+    const runDir = `${dir}/run`;
+    const cfg: TrainConfig = { ...base, runDir, resume: true, earlyStop: { threshold: 1e9, patience: 5 } };
+    const stopped = await run(new FullFinetuning(), cfg);
+    assertEquals(stopped.result.steps, 5);
+    assertEquals(stopped.result.stoppedEarly, 5);
+    assertEquals(await latestCheckpoint(runDir), `${runDir}/checkpoint-5`);
+    const again = await run(new FullFinetuning(), cfg);
+    assertEquals(again.result.steps, 5, "a resumed run that had stopped early trains no further");
+    assertEquals(again.result.losses, []);
+    for (const [n, w] of stopped.weights) assertEquals(again.weights.get(n), w, `weights of ${n}`);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
