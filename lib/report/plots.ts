@@ -91,7 +91,14 @@ export function composeSvg(
   inner: string,
   opts: { title?: string; subtitle?: string; legend?: LegendItem[]; legendTitle?: string } = {},
 ): string {
-  const w = attr(inner, "width"), h = attr(inner, "height");
+  const h = attr(inner, "height");
+  // Wide enough for the title and subtitle as well as the plot (bold 15 px ≈ 9 px per character,
+  // 11 px ≈ 6.5 px per character in a sans-serif face), so neither is cut at the right edge.
+  const w = Math.ceil(Math.max(
+    attr(inner, "width"),
+    16 + 9 * (opts.title?.length ?? 0),
+    16 + 6.5 * (opts.subtitle?.length ?? 0),
+  ));
   const parts: string[] = [];
   let y = 0;
   const font = `font-family="sans-serif"`;
@@ -399,7 +406,8 @@ export function maskHeatmap(
   const inner = plotSvg({
     width: opts.width ?? Math.max(360, 140 + refreshes.length * 28),
     height: Math.max(160, 50 + layers.length * 14),
-    marginLeft: 130,
+    // Room for the longest layer name at Plot's 10 px tick labels (about 6.2 px per character).
+    marginLeft: Math.max(130, Math.ceil(16 + 6.2 * Math.max(...layers.map((l) => l.length)))),
     marginBottom: 40,
     x: {
       type: "band",

@@ -147,3 +147,25 @@ Deno.test("barsWithSpread: many groups are laid out horizontally, all bars prese
   assertEquals(heights.size, 1); // equal thickness, lengths vary along x
   assertStringIncludes(svg, ">Dataset 7, 1%</text>");
 });
+
+Deno.test("figures fit their canvas: a long title widens the figure, long layer names widen the margin", () => {
+  const inner = '<svg width="300" height="50" viewBox="0 0 300 50"><rect width="10" height="10"/></svg>';
+  const title = "How the FISH-DIP mask moves across layers";
+  const subtitle =
+    "selected entries per layer at each mask computation; conll03 1% seed 1 (k=0.01, m=10, n=3)";
+  const width = (svg: string) => Number(/^<svg[^>]*\swidth="([\d.]+)"/.exec(svg)![1]);
+  assertEquals(width(composeSvg(inner, { title: "t" })), 300, "a short title keeps the plot's width");
+  assertEquals(width(composeSvg(inner, { title })) >= 9 * title.length, true);
+  assertEquals(width(composeSvg(inner, { subtitle })) >= 6.5 * subtitle.length, true);
+  const masks: MaskSnapshot[] = ["shared", "decoder.final_layer_norm"].map((layer) => ({
+    refresh: 0,
+    step: 0,
+    layer,
+    selected: 5,
+    total: 10,
+  }));
+  const svg = maskHeatmap(masks);
+  const cells = svg.slice(svg.indexOf('aria-label="cell"'));
+  const cellX = Math.min(...[...cells.matchAll(/<rect [^>]*\bx="([\d.]+)"/g)].map((m) => Number(m[1])));
+  assertEquals(cellX >= 6 * "decoder.final_layer_norm".length, true, `cells start at x = ${cellX}`);
+});
