@@ -30,12 +30,13 @@ export * as methods from "./methods/mod.ts";
 export * as train from "./train/mod.ts";
 export * as experiments from "./experiments/mod.ts";
 export * as report from "./report/mod.ts";
+export * as pipeline from "./reproduce/mod.ts";
 
 export { backendInfo, initBackend } from "./backend/mod.ts";
 export { T5Tokenizer } from "./tokenizer/mod.ts";
 export { loadDataset, lowResourceSubset } from "./data/mod.ts";
 export { formatFor } from "./formats/mod.ts";
-export { createMethod, METHODS } from "./methods/mod.ts";
+export { createMethod, methodConfig, METHODS } from "./methods/mod.ts";
 export {
   buildFeatures,
   collate,
@@ -43,9 +44,9 @@ export {
   evaluateGeneration,
   loadBackbone,
   predict,
-  reproduce,
   train as trainModel,
 } from "./train/mod.ts";
+export { reproduce } from "./reproduce/mod.ts";
 export { planPreset, PRESET_SPECS, TABLE_TITLES } from "./experiments/mod.ts";
 export {
   diagnostics,

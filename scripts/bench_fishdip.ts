@@ -14,7 +14,7 @@ import { loadDataset } from "../lib/data/mod.ts";
 import { lowResourceSubset } from "../lib/data/sampling.ts";
 import { FishDip } from "../lib/methods/fishdip.ts";
 import { sparseTrainStep } from "../lib/methods/step.ts";
-import { t5Trainable } from "../lib/methods/t5_adapter.ts";
+import { t5Trainable } from "../lib/methods/t5_trainable.ts";
 import type { MethodContext } from "../lib/methods/types.ts";
 import { Adafactor } from "../lib/optim/adafactor.ts";
 import { COMPARATOR_SHAPES, parseT5Config } from "../lib/t5/config.ts";

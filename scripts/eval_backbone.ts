@@ -13,7 +13,7 @@
  */
 import { parseArgs } from "node:util";
 import { initBackend, parseBackendName } from "../lib/backend/mod.ts";
-import { cellLabel } from "../lib/experiments/grid.ts";
+import { cellLabel } from "../lib/experiments/cells.ts";
 import {
   DOWNSTREAM_BUDGET,
   DOWNSTREAM_SETTINGS,
@@ -23,7 +23,7 @@ import {
 } from "../lib/pretrain/downstream.ts";
 import { createT5 } from "../lib/t5/model.ts";
 import { type Backbone, backboneDir, DEFAULT_BACKBONE, loadBackbone } from "../lib/train/backbone.ts";
-import { runCell } from "../lib/train/run_cell.ts";
+import { runCell } from "../lib/reproduce/run_cell.ts";
 
 const { values } = parseArgs({
   args: Deno.args,

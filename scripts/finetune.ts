@@ -9,20 +9,28 @@
 import { parseArgs } from "node:util";
 import { initBackend, parseBackendName } from "../lib/backend/mod.ts";
 import { saveCheckpoint } from "../lib/checkpoint/checkpoint.ts";
-import { type DatasetName, DATASETS } from "../lib/experiments/datasets.ts";
-import { type Cell, METHOD_DEFAULTS, type MethodConfig } from "../lib/experiments/grid.ts";
+import { DATASETS, isDatasetName } from "../lib/data/registry.ts";
+import type { Cell } from "../lib/experiments/cells.ts";
+import { METHOD_NAMES, type MethodConfig, METHODS, parseMethodConfig } from "../lib/methods/registry.ts";
 import { exportT5Weights } from "../lib/t5/model.ts";
 import { DEFAULT_BACKBONE, loadBackbone } from "../lib/train/backbone.ts";
 import { deltaSize, sparseDelta, writeDelta } from "../lib/train/delta.ts";
-import { runCell } from "../lib/train/run_cell.ts";
+import { runCell } from "../lib/reproduce/run_cell.ts";
+
+/** Each method's settings and their defaults, one line per method, for the usage text. */
+function methodKeys(): string {
+  return METHOD_NAMES.map((name) => {
+    const flags = Object.entries(METHODS[name].defaults).map(([k, v]) => `--${k} ${v}`).join(" ");
+    return `                        ${name}: ${flags || "(none)"}`;
+  }).join("\n");
+}
 
 const USAGE = `deno task finetune --dataset NAME [options]
-  --dataset NAME      ${Object.keys(DATASETS).filter((d) => !d.startsWith("fewrel_")).join(", ")}
+  --dataset NAME      ${Object.values(DATASETS).filter((d) => !d.metaTraining).map((d) => d.name).join(", ")}
   --fraction P        share of the training split (default 0.01; 1 = all)
-  --method M          fishdip | fish | random | full | lora | adapter | prefix (default fishdip)
-  --k K               fraction of parameters trained by mask methods (default 0.01)
-  --m M               FISH-DIP refresh interval in optimizer steps (default 100)
-  --n N               FISH-DIP regressing samples (default: the reference rule)
+  --method M          ${METHOD_NAMES.join(" | ")} (default fishdip)
+  --KEY VALUE         a setting of the method (its defaults: lib/methods/registry.ts):
+${methodKeys()}
   --epochs E          passes over the subset (default 100)
   --batch B           batch size (default 8)
   --seed S            subset and run seed (default 1)
@@ -43,9 +51,12 @@ const { values } = parseArgs({
     dataset: { type: "string" },
     fraction: { type: "string", default: "0.01" },
     method: { type: "string", default: "fishdip" },
-    k: { type: "string", default: "0.01" },
-    m: { type: "string", default: "100" },
-    n: { type: "string" },
+    // Every method setting (k, m, n, rank, ...) as a flag; absent ones keep the registry's default.
+    ...Object.fromEntries(
+      METHOD_NAMES.flatMap((name) => Object.keys(METHODS[name].defaults)).map((
+        key,
+      ) => [key, { type: "string" }]),
+    ) as Record<string, { type: "string" }>,
     epochs: { type: "string", default: "100" },
     batch: { type: "string", default: "8" },
     seed: { type: "string", default: "1" },
@@ -66,8 +77,8 @@ if (values.help || !values.dataset) {
   console.log(USAGE);
   Deno.exit(values.help ? 0 : 2);
 }
-const dataset = values.dataset as DatasetName;
-if (!(dataset in DATASETS)) {
+const dataset = values.dataset;
+if (!isDatasetName(dataset)) {
   console.error(`unknown dataset "${dataset}"\n\n${USAGE}`);
   Deno.exit(2);
 }
@@ -79,27 +90,13 @@ function num(name: string, v: string | undefined): number {
   }
   return x;
 }
-const k = num("k", values.k);
 let method: MethodConfig;
-switch (values.method) {
-  case "fishdip":
-    method = { name: "fishdip", k, m: num("m", values.m), n: values.n ? num("n", values.n) : "rule" };
-    break;
-  case "fish":
-    method = { name: "fish", k, n: "all" };
-    break;
-  case "random":
-    method = { name: "random", k };
-    break;
-  case "full":
-  case "lora":
-  case "adapter":
-  case "prefix":
-    method = METHOD_DEFAULTS[values.method];
-    break;
-  default:
-    console.error(`unknown method "${values.method}"\n\n${USAGE}`);
-    Deno.exit(2);
+try {
+  const given = Object.entries(values).filter((e): e is [string, string] => typeof e[1] === "string");
+  method = parseMethodConfig(values.method!, Object.fromEntries(given));
+} catch (e) {
+  console.error(`${(e as Error).message}\n\n${USAGE}`);
+  Deno.exit(2);
 }
 const info = DATASETS[dataset];
 const maxLen = num("max-len", values["max-len"]);

@@ -1,12 +1,11 @@
 import { assertEquals, assertThrows } from "@std/assert";
 import { ignoreWithoutData } from "../../tests/support.ts";
 import { MissingDataError } from "../config/paths.ts";
-import { adeFoldForSeed, DATASET_INFO, DATASET_NAMES, loadDataset, lowResourceSubset } from "./mod.ts";
+import { adeFoldForSeed, loadDataset, lowResourceSubset } from "./mod.ts";
 
 const SAMPLES = { dataDir: new URL("../../tests/data_samples", import.meta.url).pathname };
 
-Deno.test("registry: every name is described; the licensed ones load from the samples", () => {
-  assertEquals(Object.keys(DATASET_INFO).sort(), [...DATASET_NAMES].sort());
+Deno.test("registry: the licensed datasets load from the samples", () => {
   assertEquals(loadDataset("ontonotes", "dev", SAMPLES).examples.length, 1);
   assertEquals(loadDataset("ace2005_joint_er", "test", SAMPLES).schema.relationTypes.length, 6);
   assertEquals(loadDataset("conll05_srl", "dev", SAMPLES).schema.task, "srl");

@@ -51,10 +51,13 @@ export interface Example {
   origId?: string | number;
 }
 
+/** The five sequence-labelling tasks of the paper (TANL names). */
+export type Task = "ner" | "joint_er" | "srl" | "dst" | "relation_classification";
+
 /** What a dataset declares about itself: its name, task and label inventories. */
 export interface DatasetSchema {
   name: string;
-  task: "ner" | "joint_er" | "srl" | "dst" | "relation_classification";
+  task: Task;
   entityTypes: LabelType[];
   relationTypes: LabelType[];
 }

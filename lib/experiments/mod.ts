@@ -1,10 +1,13 @@
 /**
- * The experiment grid and the results store: what to run (presets expanded into cells, table
- * entries and shards) and what has run (one JSON line per finished cell).
+ * The paper's experiments as data: what one run is (`cells.ts`), the presets (`presets.ts`), the
+ * tables and a preset expanded into them (`plan.ts`), time estimates and shards (`estimate.ts`),
+ * and the results store of finished runs (`store.ts`). Nothing here trains or writes a report;
+ * `lib/reproduce/` does.
  *
  * @module
  */
-
-export * from "./datasets.ts";
-export * from "./grid.ts";
+export * from "./cells.ts";
+export * from "./presets.ts";
+export * from "./plan.ts";
+export * from "./estimate.ts";
 export * from "./store.ts";

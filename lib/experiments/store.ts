@@ -7,7 +7,7 @@
  * of all files; the first record of a cell wins, so duplicates (two shards racing) are harmless.
  *
  * ```ts
- * import { type Cell, cellId } from "./grid.ts";
+ * import { type Cell, cellId } from "./cells.ts";
  * declare const cell: Cell;
  * declare function train(cell: Cell): Promise<Record<string, Record<string, number>>>;
  * const store = new ResultsStore("results/runs", "shard-2-of-4");
@@ -21,7 +21,7 @@
  * @module
  */
 
-import { type Cell, cellId } from "./grid.ts";
+import { type Cell, cellId } from "./cells.ts";
 
 /** Selected mask entries of one layer at one mask (re)computation, for the mask heat map. */
 export interface MaskSnapshot {
@@ -272,7 +272,7 @@ export function gitCommit(repo = "."): string {
  * Builds a record for a finished cell; `started` is a `Date` taken before training.
  *
  * ```ts
- * import type { Cell } from "./grid.ts";
+ * import type { Cell } from "./cells.ts";
  * declare const cell: Cell, store: ResultsStore;
  * const t0 = new Date();
  * // ... train and evaluate ...

@@ -1,5 +1,5 @@
 import { assert, assertEquals, assertThrows } from "@std/assert";
-import { type Cell, cellId } from "./grid.ts";
+import { type Cell, cellId } from "./cells.ts";
 import {
   gitCommit,
   loadRecords,

@@ -9,6 +9,8 @@ import type * as tf from "@tensorflow/tfjs";
 import { keepCount, randomMask, seededUniform, selectTopK, type SparseMask } from "./mask.ts";
 import { accumulateFisher, parameterShapes } from "./fishdip.ts";
 import type { MethodContext, SparseMethod } from "./types.ts";
+import type { T5Inputs } from "../t5/model.ts";
+import { type CreateContext, maskSetup, type MethodSetup, type MethodSpec } from "./spec.ts";
 
 /** Every parameter trains (no mask). */
 export class FullFinetuning<E = unknown, B = unknown> implements SparseMethod<E, B> {
@@ -155,3 +157,55 @@ export class RandomMaskMethod<E = unknown, B = unknown> extends FixedMaskMethod<
     return Promise.resolve();
   }
 }
+
+/** The registry entry of full fine-tuning (no hyperparameters). */
+export const FULL_METHOD: MethodSpec<Record<never, never>> = {
+  label: "Full FT",
+  kind: "mask",
+  color: "#4e79a7",
+  description: "Full fine-tuning: every parameter trains",
+  source: "no mask; same optimizer and schedule as FISH-DIP",
+  defaults: Object.freeze({}),
+  create<E>(_config: Record<never, never>, ctx: CreateContext): MethodSetup<E> {
+    return maskSetup(new FullFinetuning<E, T5Inputs>(), ctx);
+  },
+};
+
+/** The fixed FISH mask in the paper's notation: k, and n samples in the Fisher (`all`: the whole subset). */
+export interface FishParams {
+  k: number;
+  n: number | "all";
+}
+
+/** The registry entry of the fixed FISH mask. */
+export const FISH_METHOD: MethodSpec<FishParams> = {
+  label: "FISH (fixed mask)",
+  kind: "mask",
+  color: "#f28e2b",
+  description: "FISH mask (Sung et al. 2021): computed once before training from n samples, then fixed",
+  source: "varunnair18/FISH run_glue_sparse_update.py @ b5bff1e (label-square, up to 1024 samples: " +
+    "the whole training subset here); k set to FISH-DIP's 1 %",
+  defaults: Object.freeze({ k: 0.01, n: "all" }),
+  create<E>(config: FishParams, ctx: CreateContext): MethodSetup<E> {
+    return maskSetup(
+      new FixedFish<E, T5Inputs>({
+        keepRatio: config.k,
+        numSamples: config.n === "all" ? Number.MAX_SAFE_INTEGER : config.n,
+      }),
+      ctx,
+    );
+  },
+};
+
+/** The registry entry of the fixed random mask (density k, drawn with the run's seed). */
+export const RANDOM_METHOD: MethodSpec<{ k: number }> = {
+  label: "Random mask",
+  kind: "mask",
+  color: "#bab0ac",
+  description: "A fixed random mask of density k (a sanity baseline for the mask ablation)",
+  source: "FISH create_mask_random (uniform scores, global top-k); k set to FISH-DIP's 1 %",
+  defaults: Object.freeze({ k: 0.01 }),
+  create<E>(config: { k: number }, ctx: CreateContext): MethodSetup<E> {
+    return maskSetup(new RandomMaskMethod<E, T5Inputs>({ keepRatio: config.k, seed: ctx.seed }), ctx);
+  },
+};

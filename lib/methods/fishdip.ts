@@ -33,7 +33,9 @@
  * @module
  */
 import type * as tf from "@tensorflow/tfjs";
-import { keepCount, type MaskDump, selectTopK, SparseMask } from "./mask.ts";
+import type { T5Inputs } from "../t5/model.ts";
+import { keepCount, selectTopK, type SparseMask } from "./mask.ts";
+import { type CreateContext, maskSetup, type MethodSetup, type MethodSpec } from "./spec.ts";
 import type { MethodContext, ModeOptions, SparseMethod, TrainableModel, TrainingSet } from "./types.ts";
 
 /** FISH-DIP's hyperparameters (command-line names of `fish_dip.py` in the comments). */
@@ -254,25 +256,6 @@ export class FishDip<E = unknown, B = unknown> implements SparseMethod<E, B> {
     this.current.apply(grads);
   }
 
-  /**
-   * The method's state for a checkpoint: the mask in force and the refresh log (without the
-   * per-example losses). Resuming at optimizer step s then needs only the global step counter,
-   * which the trainer keeps (FISH-DIP's `total_steps`).
-   */
-  saveState(): { mask: MaskDump | null; history: Omit<MaskRecord, "losses">[] } {
-    return {
-      mask: this.current ? this.current.dump() : null,
-      history: this.history.map(({ losses: _l, ...rest }) => ({ ...rest, selected: [...rest.selected] })),
-    };
-  }
-
-  /** Restores {@link saveState}'s output. */
-  loadState(state: { mask: MaskDump | null; history: Omit<MaskRecord, "losses">[] }): void {
-    this.replace(state.mask ? SparseMask.fromDump(state.mask) : null);
-    this.history.length = 0;
-    for (const h of state.history) this.history.push({ ...h, losses: new Float32Array(0) });
-  }
-
   restoreMask(mask: SparseMask | null): void {
     this.replace(mask);
   }
@@ -286,3 +269,37 @@ export class FishDip<E = unknown, B = unknown> implements SparseMethod<E, B> {
     this.current?.dispose();
   }
 }
+
+/** FISH-DIP in the paper's notation: k, m, and n (a number, or the reference code's rule). */
+export interface FishDipParams {
+  /** Fraction of all parameters in the mask. */
+  k: number;
+  /** Refresh interval in optimizer steps. */
+  m: number;
+  /** Regressing samples: a fixed n, or `rule` (see {@link numFisherSamples}). */
+  n: number | "rule";
+}
+
+/** The {@link FishDip} settings of paper-notation `k`, `m` and `n` (a fixed n is both bounds of the rule). */
+export function fishDipSettings(p: FishDipParams): Partial<FishDipConfig> {
+  return {
+    keepRatio: p.k,
+    refreshKeepRatio: p.k,
+    refreshEvery: p.m,
+    ...(p.n === "rule" ? {} : { minSamples: p.n, maxSamples: p.n }),
+  };
+}
+
+/** The registry entry (`registry.ts`). */
+export const FISHDIP_METHOD: MethodSpec<FishDipParams> = {
+  label: "FISH-DIP",
+  kind: "mask",
+  color: "#e15759",
+  description: "FISH-DIP: mask from the Fisher of the n highest-loss samples, refreshed every m steps",
+  source: "psunlpgroup/FISH-DIP fish_dip.py @ a8aa5ae and scripts/*.sh (--percentage 0.01 " +
+    "--reevaluate_after_steps 100; n = clamp(int(0.1 · #batches), 3, 25), the code's rule)",
+  defaults: Object.freeze({ k: 0.01, m: 100, n: "rule" }),
+  create<E>(config: FishDipParams, ctx: CreateContext): MethodSetup<E> {
+    return maskSetup(new FishDip<E, T5Inputs>(fishDipSettings(config)), ctx);
+  },
+};

@@ -23,7 +23,7 @@ import {
   type TrainingSet,
 } from "./mod.ts";
 import { Adafactor } from "../optim/adafactor.ts";
-import { t5Trainable } from "./t5_adapter.ts";
+import { t5Trainable } from "./t5_trainable.ts";
 import { maxDiff } from "../optim/testing.ts";
 
 // wasm by default: on tfjs-backend-cpu 4.22 one T5 backward pass did not finish in 5 minutes here.

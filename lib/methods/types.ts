@@ -15,7 +15,7 @@ export interface ModeOptions {
 
 /**
  * What a method needs from a model. `B` is the model's batch type (for T5: token ids, masks and
- * labels; see `t5_adapter.ts`).
+ * labels; see `t5_trainable.ts`).
  */
 export interface TrainableModel<B> {
   /** Every trainable parameter by name, in a fixed order (the global order of mask indices). */

@@ -6,8 +6,9 @@
  *
  * @module
  */
-import { type DatasetName, DATASETS, subsetSize } from "../experiments/datasets.ts";
-import { type Cell, epochsForSteps } from "../experiments/grid.ts";
+import { type DatasetName, DATASETS } from "../data/registry.ts";
+import { subsetSize } from "../data/sampling.ts";
+import { type Cell, epochsForSteps } from "../experiments/cells.ts";
 
 /** One downstream setting: a dataset, the share of its training split, and a test subsample. */
 export interface DownstreamSetting {

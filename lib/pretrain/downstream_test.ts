@@ -1,5 +1,5 @@
 import { assert, assertEquals } from "@std/assert";
-import { trainSteps } from "../experiments/grid.ts";
+import { trainSteps } from "../experiments/cells.ts";
 import {
   DOWNSTREAM_BUDGET,
   DOWNSTREAM_SETTINGS,

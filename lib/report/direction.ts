@@ -13,7 +13,8 @@
  *
  * @module
  */
-import { METHOD_LABELS, type MethodName, type TableName } from "../experiments/grid.ts";
+import type { TableName } from "../experiments/plan.ts";
+import { type MethodName, METHODS } from "../methods/registry.ts";
 import { type Aggregate, csvLines, type EntrySummary, mdRow } from "./tables.ts";
 
 /** How one comparison came out. */
@@ -119,7 +120,7 @@ export function directionToMarkdown(rows: Direction[]): string {
       mdRow([
         r.table,
         r.setting,
-        METHOD_LABELS[r.baseline],
+        METHODS[r.baseline].label,
         fmt(r.other),
         fmt(r.fishdip),
         r.delta === undefined ? "" : `${r.delta >= 0 ? "+" : ""}${(r.delta * 100).toFixed(2)}`,

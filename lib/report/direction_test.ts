@@ -1,5 +1,6 @@
 import { assertEquals, assertStringIncludes } from "@std/assert";
-import type { MethodName, TableName } from "../experiments/grid.ts";
+import type { TableName } from "../experiments/plan.ts";
+import type { MethodName } from "../methods/registry.ts";
 import { directionToCsv, directionToMarkdown, paperDirection, tallyVerdicts, verdict } from "./direction.ts";
 import type { EntrySummary } from "./tables.ts";
 

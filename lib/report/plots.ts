@@ -20,21 +20,14 @@
 
 import * as Plot from "@observablehq/plot";
 import { parseHTML } from "linkedom";
-import type { MethodName } from "../experiments/grid.ts";
-import { METHOD_LABELS } from "../experiments/grid.ts";
+import { type MethodName, METHODS } from "../methods/registry.ts";
 import type { MaskSnapshot } from "../experiments/store.ts";
 import type { EntrySummary } from "./tables.ts";
 
-/** One colour per method, the same in every figure (Tableau 10). */
-export const METHOD_COLORS: Record<MethodName, string> = {
-  full: "#4e79a7",
-  fish: "#f28e2b",
-  fishdip: "#e15759",
-  random: "#bab0ac",
-  lora: "#76b7b2",
-  adapter: "#59a14f",
-  prefix: "#b07aa1",
-};
+/** The colour of a method in every figure (its registry entry's; Tableau 10). */
+function methodColor(method: MethodName): string {
+  return METHODS[method]?.color ?? "#888";
+}
 const SERIES_COLORS = [
   "#4e79a7",
   "#e15759",
@@ -224,7 +217,7 @@ export function barsWithSpread(
 ): string {
   const { pts, seeds } = points(summaries);
   const columns = [...new Set(summaries.map((s) => s.column))];
-  const colorOf = new Map(summaries.map((s) => [s.column, METHOD_COLORS[s.method] ?? "#888"]));
+  const colorOf = new Map(summaries.map((s) => [s.column, methodColor(s.method)]));
   const groups = [...new Set(pts.map((p) => p.row))];
   const longest = Math.max(0, ...groups.map((g) => g.length));
   const top = Math.max(1, ...pts.map((p) => p.hi), ...seeds.map((s) => s.v)) * 1.05;
@@ -288,7 +281,7 @@ export function fractionLines(
 ): string {
   const { pts } = points(summaries.filter((s) => s.x !== undefined));
   const columns = [...new Set(summaries.map((s) => s.column))];
-  const colorOf = new Map(summaries.map((s) => [s.column, METHOD_COLORS[s.method] ?? "#888"]));
+  const colorOf = new Map(summaries.map((s) => [s.column, methodColor(s.method)]));
   const groups = [...new Set(pts.map((p) => p.group))];
   // Facet wrap: panel i goes to column i % perRow, row i / perRow; its title is a text mark.
   const perRow = Math.min(opts.perRow ?? 4, Math.max(1, groups.length));
@@ -460,6 +453,3 @@ export async function writeFigure(name: string, svg: string, dir = "results/figu
   Deno.writeFileSync(`${dir}/${name}.png`, await svgToPng(withNs));
   return [`${dir}/${name}.svg`, `${dir}/${name}.png`];
 }
-
-/** Column labels of the methods, re-exported for figure captions. */
-export { METHOD_LABELS };

@@ -4,7 +4,7 @@
  * so it can be re-run at any time (for example while shards are still running) to see progress.
  *
  * ```ts
- * import { planPreset } from "../experiments/grid.ts";
+ * import { planPreset } from "../experiments/plan.ts";
  * import { ResultsStore } from "../experiments/store.ts";
  * const plan = planPreset("quick");
  * const store = new ResultsStore("results/runs");
@@ -15,7 +15,9 @@
  */
 
 import { REPO_ROOT } from "../config/paths.ts";
-import { cellId, type Plan, planPreset, type PresetName, type TableName } from "../experiments/grid.ts";
+import { cellId } from "../experiments/cells.ts";
+import { type Plan, planPreset, type TableName } from "../experiments/plan.ts";
+import type { PresetName } from "../experiments/presets.ts";
 import { type MaskSnapshot, ResultsStore, type RunRecord } from "../experiments/store.ts";
 import { directionToCsv, directionToMarkdown, paperDirection } from "./direction.ts";
 import { ablationCurve, barsWithSpread, fractionLines, maskHeatmap, writeFigure } from "./plots.ts";

@@ -1,6 +1,7 @@
 import { assert, assertEquals, assertStringIncludes } from "@std/assert";
-import { type Availability, type DatasetName, DATASETS } from "../experiments/datasets.ts";
-import { cellId, planPreset } from "../experiments/grid.ts";
+import { type Availability, type DatasetName, DATASETS } from "../data/registry.ts";
+import { cellId } from "../experiments/cells.ts";
+import { planPreset } from "../experiments/plan.ts";
 import type { MaskSnapshot, RunRecord } from "../experiments/store.ts";
 import { loadReport, pickMaskRecord, writeReport } from "./report.ts";
 

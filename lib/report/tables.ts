@@ -5,7 +5,7 @@
  * entries not (fully) run yet say so, so a partial table is never mistaken for a finished one.
  *
  * ```ts
- * import { planPreset } from "../experiments/grid.ts";
+ * import { planPreset } from "../experiments/plan.ts";
  * import { ResultsStore } from "../experiments/store.ts";
  * const plan = planPreset("quick");
  * const records = new ResultsStore("results/runs").records();
@@ -16,17 +16,9 @@
  */
 
 import { npMean, npStd } from "../metrics/numpy_stats.ts";
-import {
-  type Cell,
-  cellId,
-  cellLabel,
-  type Entry,
-  type MethodName,
-  type Plan,
-  TABLE_TITLES,
-  type TableName,
-  tablesOf,
-} from "../experiments/grid.ts";
+import { type Cell, cellId, cellLabel } from "../experiments/cells.ts";
+import { type Entry, type Plan, TABLE_TITLES, type TableName, tablesOf } from "../experiments/plan.ts";
+import type { MethodName } from "../methods/registry.ts";
 import type { RunRecord } from "../experiments/store.ts";
 
 /** Mean and population standard deviation of the values found, and which seeds they came from. */

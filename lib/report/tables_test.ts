@@ -1,6 +1,7 @@
 import { assert, assertAlmostEquals, assertEquals, assertStringIncludes } from "@std/assert";
-import { type Availability, type DatasetName, DATASETS } from "../experiments/datasets.ts";
-import { type Cell, cellId, type Entry, planPreset } from "../experiments/grid.ts";
+import { type Availability, type DatasetName, DATASETS } from "../data/registry.ts";
+import { type Cell, cellId } from "../experiments/cells.ts";
+import { type Entry, planPreset } from "../experiments/plan.ts";
 import type { RunRecord } from "../experiments/store.ts";
 import {
   aggregate,

@@ -1,6 +1,6 @@
 /**
  * Training and evaluation: features, the trainer loop with checkpoints and resume, greedy
- * evaluation with TANL scoring, sparse deltas, backbones, and the experiment-cell runner.
+ * evaluation with TANL scoring, sparse deltas and backbones.
  *
  * @module
  */
@@ -10,5 +10,3 @@ export * from "./trainer.ts";
 export * from "./evaluate.ts";
 export * from "./delta.ts";
 export * from "./backbone.ts";
-export * from "./run_cell.ts";
-export * from "./reproduce.ts";

@@ -4,7 +4,7 @@ import { initBackend } from "../backend/mod.ts";
 import { FishDip } from "../methods/fishdip.ts";
 import { FullFinetuning } from "../methods/baselines.ts";
 import type { SparseMethod } from "../methods/types.ts";
-import { t5Trainable } from "../methods/t5_adapter.ts";
+import { t5Trainable } from "../methods/t5_trainable.ts";
 import { parseT5Config } from "../t5/config.ts";
 import { createT5, type T5Inputs, type T5Model } from "../t5/model.ts";
 import { collate, type Feature } from "./features.ts";

@@ -24,7 +24,16 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { T5Model } from "../../t5/model.ts";
-import { newVariable, type PeftLayers, type PeftState } from "./core.ts";
+import {
+  applyPeft,
+  newVariable,
+  type PeftBuilder,
+  type PeftLayers,
+  peftSetup,
+  type PeftState,
+  ZERO_INIT_ADAFACTOR,
+} from "./core.ts";
+import type { CreateContext, MethodSetup, MethodSpec } from "../spec.ts";
 
 /** Which sublayers get an adapter. */
 export type AdapterSite = "selfAttention" | "crossAttention" | "feedForward";
@@ -135,3 +144,25 @@ export function buildAdapters(
     },
   };
 }
+
+/** The adapters' layer change (see {@link applyPeft}). */
+export const ADAPTER: PeftBuilder<AdapterConfig> = {
+  name: "adapter",
+  defaults: ADAPTER_DEFAULTS,
+  source: ADAPTER_SOURCE,
+  adafactor: ZERO_INIT_ADAFACTOR,
+  build: buildAdapters,
+};
+
+/** The registry entry (`../registry.ts`): Houlsby adapters of bottleneck width m. */
+export const ADAPTER_METHOD: MethodSpec<{ bottleneck: number }> = {
+  label: "Adapters",
+  kind: "peft",
+  color: "#59a14f",
+  description: "Houlsby adapters: bottleneck MLP with a skip after attention and feed-forward sublayers",
+  source: ADAPTER_SOURCE,
+  defaults: Object.freeze({ bottleneck: 64 }),
+  create<E>(config: { bottleneck: number }, ctx: CreateContext): MethodSetup<E> {
+    return peftSetup(applyPeft(ctx.model, ADAPTER, { bottleneck: config.bottleneck }, { seed: ctx.seed }));
+  },
+};

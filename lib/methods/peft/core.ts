@@ -20,6 +20,8 @@ import {
 } from "../../t5/model.ts";
 import type { AdafactorConfig } from "../../optim/adafactor.ts";
 import type { ModeOptions, TrainableModel } from "../types.ts";
+import { FullFinetuning } from "../baselines.ts";
+import type { MethodSetup } from "../spec.ts";
 
 /**
  * Mutable state a method's hooks may read. The T5 hooks carry no training flag, so the wrapper
@@ -171,6 +173,85 @@ export function wrapPeft(
       remove();
       tf.dispose(vars);
       params.clear();
+    },
+  };
+}
+
+/**
+ * One parameter-efficient method's layer change: its hyperparameters' defaults and their source,
+ * its changes to FISH-DIP's Adafactor (see `mod.ts`), and the builder of its variables and hooks.
+ */
+export interface PeftBuilder<C> {
+  /** `lora`, `adapter`, `prefix`: in variable names, logs and errors. */
+  name: string;
+  defaults: Readonly<C>;
+  /** Where the defaults come from. */
+  source: string;
+  /** Changes to FISH-DIP's Adafactor for this method's parameters (empty: none). */
+  adafactor: Readonly<Partial<AdafactorConfig>>;
+  build(model: T5Model, config: C, state: PeftState, seed: number): PeftLayers;
+}
+
+/**
+ * Adafactor without parameter-scaled steps, for methods whose new parameters start at (or near)
+ * zero (see `mod.ts`).
+ */
+export const ZERO_INIT_ADAFACTOR: Readonly<Partial<AdafactorConfig>> = Object.freeze({
+  scaleParameter: false,
+});
+
+/** The full configuration: `config`'s fields over the builder's defaults (arrays copied). */
+export function resolvePeftConfig<C>(builder: PeftBuilder<C>, config: Partial<C> = {}): C {
+  const out = { ...builder.defaults } as C;
+  for (const [k, v] of Object.entries(config)) {
+    if (v !== undefined) (out as Record<string, unknown>)[k] = Array.isArray(v) ? [...v] : v;
+  }
+  return out;
+}
+
+/** Options of {@link applyPeft}. */
+export interface ApplyPeftOptions extends WrapOptions {
+  /** Seed of the new parameters' initialisation. Default 0. */
+  seed?: number;
+}
+
+/**
+ * Adds the method's new parameters to `model` (installing its hooks) and returns the trainable
+ * view over those parameters only; the base model's variables are never updated. `adafactor` is
+ * the method's optimizer override (pass it as the trainer's `config.adafactor`). Call `remove()`
+ * to get the base model back, `dispose()` to also free the new variables.
+ *
+ * ```ts
+ * import { LORA } from "./lora.ts";
+ * declare const model: T5Model;
+ * const peft = applyPeft(model, LORA, { rank: 8, alpha: 16 }, { seed: 1 });
+ * ```
+ */
+export function applyPeft<C>(
+  model: T5Model,
+  builder: PeftBuilder<C>,
+  config: Partial<C> = {},
+  opts: ApplyPeftOptions = {},
+): PeftModel {
+  const state: PeftState = { training: false };
+  const layers = builder.build(model, resolvePeftConfig(builder, config), state, opts.seed ?? 0);
+  return wrapPeft(model, builder.name, layers, state, opts, builder.adafactor);
+}
+
+/**
+ * The setup of a parameter-efficient method for the trainer: the `full` method (no mask) over the
+ * new parameters only, with the method's Adafactor changes.
+ */
+export function peftSetup<E>(peft: PeftModel): MethodSetup<E> {
+  const method = new FullFinetuning<E, T5Inputs>();
+  return {
+    method,
+    trainable: peft.trainable,
+    adafactor: { ...peft.adafactor },
+    summary: `${peft.method} (${peft.parameterCount} new parameters, no mask)`,
+    dispose: () => {
+      peft.dispose(); // removes the hooks: a shared backbone is the base model again
+      method.dispose();
     },
   };
 }

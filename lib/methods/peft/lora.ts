@@ -13,7 +13,17 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { T5Model } from "../../t5/model.ts";
-import { kaimingUniform, newVariable, type PeftLayers, type PeftState } from "./core.ts";
+import {
+  applyPeft,
+  kaimingUniform,
+  newVariable,
+  type PeftBuilder,
+  type PeftLayers,
+  peftSetup,
+  type PeftState,
+  ZERO_INIT_ADAFACTOR,
+} from "./core.ts";
+import type { CreateContext, MethodSetup, MethodSpec } from "../spec.ts";
 
 /** LoRA hyperparameters (Hugging Face PEFT's `LoraConfig` names in camelCase). */
 export interface LoraConfig {
@@ -109,3 +119,34 @@ export function buildLora(model: T5Model, config: LoraConfig, state: PeftState, 
     },
   };
 }
+
+/** LoRA's layer change (see {@link applyPeft}). */
+export const LORA: PeftBuilder<LoraConfig> = {
+  name: "lora",
+  defaults: LORA_DEFAULTS,
+  source: LORA_SOURCE,
+  adafactor: ZERO_INIT_ADAFACTOR,
+  build: buildLora,
+};
+
+/** LoRA in the grid's notation: rank r, scaling numerator alpha, target modules. */
+export interface LoraParams {
+  rank: number;
+  alpha: number;
+  targets: string[];
+}
+
+/** The registry entry (`../registry.ts`). */
+export const LORA_METHOD: MethodSpec<LoraParams> = {
+  label: "LoRA",
+  kind: "peft",
+  color: "#76b7b2",
+  description:
+    "LoRA: trained rank-r update (alpha/r)·B·A beside frozen attention query and value projections",
+  source: LORA_SOURCE,
+  defaults: Object.freeze({ rank: 8, alpha: 16, targets: Object.freeze(["q", "v"]) as unknown as string[] }),
+  create<E>(config: LoraParams, ctx: CreateContext): MethodSetup<E> {
+    const { rank, alpha, targets } = config;
+    return peftSetup(applyPeft(ctx.model, LORA, { rank, alpha, targets: [...targets] }, { seed: ctx.seed }));
+  },
+};

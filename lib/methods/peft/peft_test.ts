@@ -20,7 +20,7 @@ import { t5Generate } from "../../t5/generate.ts";
 import { Adafactor } from "../../optim/adafactor.ts";
 import { FullFinetuning } from "../baselines.ts";
 import { sparseTrainStep } from "../step.ts";
-import { applyPeft, isPeftMethod, PEFT_METHODS, type PeftConfig, resolvePeftConfig } from "./mod.ts";
+import { ADAPTER, applyPeft, LORA, type PeftModel, PREFIX, resolvePeftConfig } from "./mod.ts";
 
 const config = parseT5Config({
   vocab_size: 40,
@@ -42,10 +42,14 @@ const batch: T5Inputs = {
   labels: [[11, 4, 1, 0], [6, 19, 25, 1]],
 };
 
-const CONFIGS: PeftConfig[] = [
-  { name: "lora", rank: 4, alpha: 8 },
-  { name: "adapter", bottleneck: 8 },
-  { name: "prefix", length: 3, hiddenSize: 8 },
+/** Each method with a small configuration. */
+const CONFIGS: { name: string; apply(model: T5Model, seed?: number): PeftModel }[] = [
+  { name: "lora", apply: (model, seed) => applyPeft(model, LORA, { rank: 4, alpha: 8 }, { seed }) },
+  { name: "adapter", apply: (model, seed) => applyPeft(model, ADAPTER, { bottleneck: 8 }, { seed }) },
+  {
+    name: "prefix",
+    apply: (model, seed) => applyPeft(model, PREFIX, { length: 3, hiddenSize: 8 }, { seed }),
+  },
 ];
 
 async function logits(model: T5Model): Promise<Float32Array> {
@@ -95,7 +99,7 @@ Deno.test("peft: LoRA and adapters start as the base model exactly; prefix tunin
   try {
     const base = await logits(model);
     for (const c of CONFIGS) {
-      const peft = applyPeft(model, c, { seed: 1 });
+      const peft = c.apply(model, 1);
       const wrapped = await logits(model);
       if (c.name === "prefix") {
         assertNotEquals([...wrapped], [...base], "a random prefix changes the outputs");
@@ -126,7 +130,7 @@ Deno.test("peft: parameter counts and names", async () => {
   };
   try {
     for (const c of CONFIGS) {
-      const peft = applyPeft(model, c);
+      const peft = c.apply(model);
       assertEquals(peft.parameterCount, expected[c.name], c.name);
       assert(
         [...peft.trainable.parameters().keys()].every((n) => !model.params.has(n)),
@@ -135,38 +139,35 @@ Deno.test("peft: parameter counts and names", async () => {
       if (c.name === "prefix") assertEquals(peft.inferenceParameterCount, 3 * P * 2 * inner);
       peft.dispose();
     }
-    const lora = applyPeft(model, { name: "lora", rank: 2 });
+    const lora = applyPeft(model, LORA, { rank: 2 });
     assert(lora.params.has("decoder.block.0.layer.1.EncDecAttention.v.lora_B.weight"));
     assertEquals(lora.params.get("encoder.block.0.layer.0.SelfAttention.q.lora_A.weight")!.shape, [2, D]);
     // One method at a time: a second LoRA would need its own hook.
-    assertThrows(() => applyPeft(model, { name: "lora" }), Error, "already has");
+    assertThrows(() => applyPeft(model, LORA), Error, "already has");
     lora.dispose();
-    const direct = applyPeft(model, { name: "prefix", length: P, reparameterize: false });
+    const direct = applyPeft(model, PREFIX, { length: P, reparameterize: false });
     assertEquals(direct.parameterCount, 3 * P * 2 * inner);
     direct.dispose();
-    assertThrows(() => applyPeft(model, { name: "lora", targets: ["nope"] }), Error, "match no linear");
+    assertThrows(() => applyPeft(model, LORA, { targets: ["nope"] }), Error, "match no linear");
   } finally {
     model.dispose();
   }
 });
 
-Deno.test("peft: defaults resolve over the registry; unknown names fail", () => {
-  assertEquals(resolvePeftConfig({ name: "lora", alpha: 16 }), {
+Deno.test("peft: configurations resolve over each method's defaults", () => {
+  assertEquals(resolvePeftConfig(LORA, { alpha: 16 }), {
     rank: 8,
     alpha: 16,
     targets: ["q", "v"],
     dropout: 0,
   });
-  assertEquals(resolvePeftConfig({ name: "adapter" }).bottleneck, 64);
-  assertEquals(resolvePeftConfig({ name: "prefix" }).hiddenSize, 512);
-  for (const name of Object.keys(PEFT_METHODS)) {
-    assert(isPeftMethod(name) && PEFT_METHODS[name].source.length > 0);
-  }
-  assert(!isPeftMethod("fishdip"));
-  assertEquals(PEFT_METHODS.lora.adafactor, { scaleParameter: false });
-  assertEquals(PEFT_METHODS.adapter.adafactor, { scaleParameter: false });
-  assertEquals(PEFT_METHODS.prefix.adafactor, {});
-  assertThrows(() => resolvePeftConfig({ name: "ia3" } as never), Error, "unknown PEFT method");
+  assertEquals(resolvePeftConfig(ADAPTER).bottleneck, 64);
+  assertEquals(resolvePeftConfig(PREFIX).hiddenSize, 512);
+  for (const b of [LORA, ADAPTER, PREFIX]) assert(b.source.length > 0, b.name);
+  assertEquals([LORA.name, ADAPTER.name, PREFIX.name], ["lora", "adapter", "prefix"]);
+  assertEquals(LORA.adafactor, { scaleParameter: false });
+  assertEquals(ADAPTER.adafactor, { scaleParameter: false });
+  assertEquals(PREFIX.adafactor, {});
 });
 
 Deno.test("peft: training steps move only the new parameters, lower the loss, and leak nothing", async () => {
@@ -176,7 +177,7 @@ Deno.test("peft: training steps move only the new parameters, lower the loss, an
     const baseBefore = await snapshot(model.params);
     for (const c of CONFIGS) {
       const start = tf.memory().numTensors;
-      const peft = applyPeft(model, c, { seed: 2 });
+      const peft = c.apply(model, 2);
       const before = await snapshot(peft.params);
       const loss0 = await loss(model);
       // FISH-DIP's Adafactor with the method's override, through the trainer's step with no mask.
@@ -224,7 +225,7 @@ Deno.test("peft: cached generation with each method equals an uncached greedy de
     const plain = await t5Generate(model, rows, { maxLength: 8 });
     for (const c of CONFIGS) {
       // Random LoRA B and adapter weights (not the near-identity start), so every method matters.
-      const peft = applyPeft(model, c, { seed: 4 });
+      const peft = c.apply(model, 4);
       let s = 11;
       for (const [n, v] of peft.params) {
         if (n.endsWith("lora_B.weight") || n.includes(".adapter.")) {
@@ -246,7 +247,7 @@ Deno.test("peft: cached generation with each method equals an uncached greedy de
 Deno.test("peft: LoRA dropout acts in training-mode losses only", async () => {
   await initBackend("wasm", { quiet: true });
   const model = createT5(config, { seed: 3 });
-  const peft = applyPeft(model, { name: "lora", rank: 2, dropout: 0.5 }, { seed: 1 });
+  const peft = applyPeft(model, LORA, { rank: 2, dropout: 0.5 }, { seed: 1 });
   try {
     for (const [n, v] of peft.params) {
       if (n.endsWith("lora_B.weight")) v.assign(tf.tidy(() => tf.randomNormal(v.shape, 0, 1, "float32", 9)));

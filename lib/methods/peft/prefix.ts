@@ -32,7 +32,16 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { T5Model } from "../../t5/model.ts";
-import { kaimingUniform, newVariable, type PeftLayers, type PeftState } from "./core.ts";
+import {
+  applyPeft,
+  kaimingUniform,
+  newVariable,
+  type PeftBuilder,
+  type PeftLayers,
+  peftSetup,
+  type PeftState,
+} from "./core.ts";
+import type { CreateContext, MethodSetup, MethodSpec } from "../spec.ts";
 
 /** The attention modules that can carry a prefix. */
 export type PrefixSite = "encoder" | "decoder" | "cross";
@@ -138,3 +147,25 @@ export function buildPrefix(
     },
   };
 }
+
+/** Prefix tuning's layer change (see {@link applyPeft}); FISH-DIP's Adafactor unchanged. */
+export const PREFIX: PeftBuilder<PrefixConfig> = {
+  name: "prefix",
+  defaults: PREFIX_DEFAULTS,
+  source: PREFIX_SOURCE,
+  adafactor: Object.freeze({}),
+  build: buildPrefix,
+};
+
+/** The registry entry (`../registry.ts`): `length` trainable key/value vectors per attention layer. */
+export const PREFIX_METHOD: MethodSpec<{ length: number }> = {
+  label: "Prefix tuning",
+  kind: "peft",
+  color: "#b07aa1",
+  description: "Prefix tuning: trained key/value prefixes in every attention layer (MLP-reparameterised)",
+  source: PREFIX_SOURCE,
+  defaults: Object.freeze({ length: 20 }),
+  create<E>(config: { length: number }, ctx: CreateContext): MethodSetup<E> {
+    return peftSetup(applyPeft(ctx.model, PREFIX, { length: config.length }, { seed: ctx.seed }));
+  },
+};

@@ -10,7 +10,7 @@
  * @module
  */
 import { backendInfo, type BackendName, initBackend } from "../backend/mod.ts";
-import { runGrid, type RunGridOptions, type RunGridSummary } from "../experiments/runner.ts";
+import { runGrid, type RunGridOptions, type RunGridSummary } from "./runner.ts";
 import { dataDir, pathExists } from "../config/paths.ts";
 import { DEFAULT_DOWNLOADS, downloadFiles, filesFor } from "../data/download.ts";
 import { runCell } from "./run_cell.ts";

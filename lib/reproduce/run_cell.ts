@@ -1,42 +1,35 @@
 /**
  * One experiment cell from start to finish: backbone, low-resource subset (or few-shot episode),
  * TANL features, the method, training, and scoring on the cell's evaluation targets. This is the
- * trainer side of `deno task reproduce` (the bookkeeping side is `lib/experiments/runner.ts`).
+ * trainer side of `deno task reproduce` (the bookkeeping side is `runner.ts`).
  *
  * @module
  */
 import { PythonRandom } from "../data/python_random.ts";
-import { adeFoldForSeed, loadDataset, type LoadDatasetOptions } from "../data/mod.ts";
+import { DATASETS, loadDataset, type LoadDatasetOptions } from "../data/mod.ts";
 import { lowResourceSubset } from "../data/sampling.ts";
 import type { DatasetSchema, Example } from "../data/types.ts";
-import type { Cell, EvalTarget } from "../experiments/grid.ts";
-import { evalKey } from "../experiments/grid.ts";
-import type { CellResult, RunContext } from "../experiments/runner.ts";
+import { type Cell, evalKey, type EvalTarget } from "../experiments/cells.ts";
 import { type MaskSnapshot, maskSnapshots } from "../experiments/store.ts";
 import { formatRelationInput, rankRelationCandidates } from "../formats/mod.ts";
 import { fewShotScores } from "../metrics/mod.ts";
-import { applyPeft, createMethod, type PeftConfig, type PeftModel } from "../methods/mod.ts";
-import { t5Trainable } from "../methods/t5_adapter.ts";
-import type { SparseMethod } from "../methods/types.ts";
-import { exportT5Weights, type T5Inputs, type T5Model } from "../t5/model.ts";
+import { createMethod, type MethodSetup } from "../methods/registry.ts";
+import { exportT5Weights, type T5Model } from "../t5/model.ts";
 import { t5ScoreTargets } from "../t5/generate.ts";
 import type { T5Tokenizer } from "../tokenizer/mod.ts";
 import { saveCheckpoint as saveHfCheckpoint } from "../checkpoint/checkpoint.ts";
-import { type Backbone, loadBackbone } from "./backbone.ts";
-import { evaluateGeneration } from "./evaluate.ts";
-import { buildFeatures, collate, type Feature } from "./features.ts";
-import { train } from "./trainer.ts";
+import { type Backbone, loadBackbone } from "../train/backbone.ts";
+import { evaluateGeneration } from "../train/evaluate.ts";
+import { buildFeatures, collate, type Feature } from "../train/features.ts";
+import { train } from "../train/trainer.ts";
+import type { CellResult, RunContext } from "./runner.ts";
 
-/** Which dataset and options a cell's dataset name stands for. */
-function datasetSource(name: Cell["dataset"]): Parameters<typeof loadDataset>[0] {
-  // The FewRel meta-training sources load as FewRel's `train` split (train_wiki when present,
-  // else the stand-in relations); see lib/data/fewrel.ts.
-  return name === "fewrel_train_wiki" || name === "fewrel_standin" ? "fewrel" : name;
-}
-
+/** The load options of a cell: its data folder, the dataset's options for its seed (ADE's fold), its episode. */
 function loadOptions(cell: Cell, ctx: RunContext): LoadDatasetOptions {
-  const opts: LoadDatasetOptions = { dataDir: ctx.dataDir };
-  if (cell.dataset === "ade") opts.fold = adeFoldForSeed(cell.seed);
+  const opts: LoadDatasetOptions = {
+    dataDir: ctx.dataDir,
+    ...DATASETS[cell.dataset].seedOptions?.(cell.seed),
+  };
   if (cell.episode) opts.episode = { ...cell.episode, seed: cell.seed };
   return opts;
 }
@@ -46,7 +39,7 @@ export function trainingExamples(
   cell: Cell,
   ctx: RunContext,
 ): { examples: Example[]; schema: DatasetSchema } {
-  const d = loadDataset(datasetSource(cell.dataset), "train", loadOptions(cell, ctx));
+  const d = loadDataset(cell.dataset, "train", loadOptions(cell, ctx));
   const examples = cell.fraction !== undefined && cell.fraction < 1
     ? lowResourceSubset(d.examples, cell.fraction, cell.seed)
     : d.examples;
@@ -62,59 +55,11 @@ export function evaluationExamples(
   cell: Cell,
   ctx: RunContext,
 ): { examples: Example[]; schema: DatasetSchema } {
-  const d = loadDataset(datasetSource(target.dataset), target.split, loadOptions(cell, ctx));
+  const d = loadDataset(target.dataset, target.split, loadOptions(cell, ctx));
   if (target.subsample === undefined || target.subsample >= d.examples.length) return d;
   const order = d.examples.map((_, i) => i);
   new PythonRandom(0).shuffle(order);
   return { examples: order.slice(0, target.subsample).map((i) => d.examples[i]), schema: d.schema };
-}
-
-/** The method object of a cell. */
-export function methodFor(cell: Cell): SparseMethod<Feature, T5Inputs> {
-  const m = cell.method;
-  switch (m.name) {
-    case "full":
-      return createMethod("full") as SparseMethod<Feature, T5Inputs>;
-    case "fishdip":
-      return createMethod("fishdip", {
-        keepRatio: m.k,
-        refreshKeepRatio: m.k,
-        refreshEvery: m.m,
-        ...(m.n === "rule" ? {} : { minSamples: m.n, maxSamples: m.n }),
-      }) as SparseMethod<Feature, T5Inputs>;
-    case "fish":
-      return createMethod("fish", {
-        keepRatio: m.k,
-        ...(m.n === "all" ? { numSamples: Number.MAX_SAFE_INTEGER } : { numSamples: m.n }),
-      }) as SparseMethod<Feature, T5Inputs>;
-    case "random":
-      return createMethod("random", { keepRatio: m.k, seed: cell.seed }) as SparseMethod<Feature, T5Inputs>;
-    case "lora":
-    case "adapter":
-    case "prefix":
-      // The PEFT methods change the model (see peftConfigFor); their new parameters all train.
-      return createMethod("full") as SparseMethod<Feature, T5Inputs>;
-    default:
-      throw new Error(`method "${(m as { name: string }).name}" is not implemented in this trainer`);
-  }
-}
-
-/**
- * The parameter-efficient configuration of a LoRA / adapter / prefix cell (the grid's
- * hyperparameters over the method's published defaults, see `lib/methods/peft/`), else undefined.
- */
-export function peftConfigFor(cell: Cell): PeftConfig | undefined {
-  const m = cell.method;
-  switch (m.name) {
-    case "lora":
-      return { name: "lora", rank: m.rank, alpha: m.alpha, targets: [...m.targets] };
-    case "adapter":
-      return { name: "adapter", bottleneck: m.bottleneck };
-    case "prefix":
-      return { name: "prefix", length: m.length };
-    default:
-      return undefined;
-  }
 }
 
 function padRow(ids: number[], cell: Cell): number[] {
@@ -168,22 +113,21 @@ export async function runCell(
     dropoutSeed: cell.seed,
   });
   const { model, tokenizer } = backbone;
-  const method = methodFor(cell);
-  let peft: PeftModel | undefined;
+  let setup: MethodSetup<Feature> | undefined;
   try {
-    // LoRA / adapters / prefix: hooks on the frozen backbone, and only their parameters train.
-    const peftConfig = peftConfigFor(cell);
-    if (peftConfig) peft = applyPeft(model, peftConfig, { seed: cell.seed });
+    // Mask methods train the backbone's parameters; LoRA / adapters / prefix install hooks on the
+    // frozen backbone, and only their new parameters train.
+    setup = createMethod<Feature>(cell.method, { model, seed: cell.seed });
+    const { method } = setup;
     const { examples, schema } = trainingExamples(cell, ctx);
     const features = buildFeatures(examples, schema, tokenizer, {
       maxInputLength: cell.maxInputLength,
       maxOutputLength: cell.maxOutputLength,
     });
-    const what = peft ? `${peft.method} (${peft.parameterCount} new parameters, no mask)` : method.name;
-    ctx.log(`training on ${features.length} examples (${schema.name}), method ${what}`);
+    ctx.log(`training on ${features.length} examples (${schema.name}), method ${setup.summary}`);
     const t0 = performance.now();
     const run = await train({
-      model: peft?.trainable ?? t5Trainable(model),
+      model: setup.trainable,
       method,
       examples: features,
       // Labels padded to the maximum output length (pads count in the loss, as in TANL), or to
@@ -198,8 +142,8 @@ export async function runCell(
         checkpointEvery: opts.checkpointEvery,
         resume: opts.resume,
         // FISH-DIP's Adafactor, except where a PEFT method's zero-initialised parameters need
-        // unscaled steps (PEFT_METHODS[name].adafactor; see lib/methods/peft/mod.ts).
-        ...(peft ? { adafactor: { ...peft.adafactor } } : {}),
+        // unscaled steps (its PeftBuilder's adafactor; see lib/methods/peft/mod.ts).
+        adafactor: { ...setup.adafactor },
       },
       progress: opts.quiet ? false : undefined,
       reseed: (s) => model.setDropoutSeed(s),
@@ -244,12 +188,12 @@ export async function runCell(
       timings: { train: trainSeconds, eval: evalSeconds, mask: run.maskSeconds },
       steps: run.steps,
       losses: run.losses,
-      masks: method.mask === null && (cell.method.name === "full" || peft) ? undefined : masks,
+      // No mask history for methods that never mask (full fine-tuning, the PEFT methods).
+      masks: method.mask === null ? undefined : masks,
       checkpoint,
     };
   } finally {
-    peft?.dispose(); // removes the hooks: a shared backbone is the base model again
-    method.dispose();
+    setup?.dispose(); // removes any hooks: a shared backbone is the base model again
     if (!opts.backbone) model.dispose();
   }
 }

@@ -9,7 +9,7 @@
  * a model. The trainer side only has to turn one {@link Cell} into metrics.
  *
  * ```ts
- * import type { Cell } from "./grid.ts";
+ * import type { Cell } from "../experiments/cells.ts";
  * declare function trainAndEvaluate(cell: Cell, ctx: RunContext): Promise<CellResult>; // the trainer
  * const args = parseReproduceArgs(Deno.args);
  * await runGrid(async (cell, ctx) => {
@@ -22,24 +22,18 @@
  */
 
 import { REPO_ROOT } from "../config/paths.ts";
+import { type Cell, cellId, cellLabel } from "../experiments/cells.ts";
+import { estimateSeconds, estimateWork, measuredRates, shard } from "../experiments/estimate.ts";
+import { type Plan, planPreset, type TableName } from "../experiments/plan.ts";
+import type { PresetName, PresetSpec } from "../experiments/presets.ts";
 import {
-  type Cell,
-  cellId,
-  cellLabel,
-  estimateSeconds,
-  estimateWork,
-  measuredRates,
-  parseShard,
-  type Plan,
-  planPreset,
-  type PresetName,
-  PRESETS,
-  type PresetSpec,
-  shard,
-  type TableName,
-  TABLES,
-} from "./grid.ts";
-import { gitCommit, makeRecord, type MaskSnapshot, ResultsStore, type RunRecord } from "./store.ts";
+  gitCommit,
+  makeRecord,
+  type MaskSnapshot,
+  ResultsStore,
+  type RunRecord,
+} from "../experiments/store.ts";
+import { writeReport } from "../report/report.ts";
 
 /** What the runner is told about the cell it runs. */
 export interface RunContext {
@@ -68,7 +62,7 @@ export interface CellResult {
 /** Trains and evaluates one cell. */
 export type CellRunner = (cell: Cell, ctx: RunContext) => Promise<CellResult>;
 
-/** Options of {@link runGrid}; the first five come from {@link parseReproduceArgs}. */
+/** Options of {@link runGrid}; the first five come from `parseReproduceArgs` (cli.ts). */
 export interface RunGridOptions {
   /** A preset, or a tuned copy of one (`{ ...PRESET_SPECS.quick, epochs: { steps: 20 } }`). */
   preset: PresetName | PresetSpec;
@@ -264,7 +258,6 @@ export async function runGrid(runner: CellRunner, opts: RunGridOptions): Promise
   }
 
   if (!opts.noReport) {
-    const { writeReport } = await import("../report/report.ts");
     // The report is the whole preset's, `--only` or not: the manifest and tables/README.md index
     // every table, so a run of one table (a notebook) must not shrink them to that table.
     const whole = opts.only
@@ -298,120 +291,4 @@ function hostname(): string | undefined {
   } catch {
     return undefined;
   }
-}
-
-/** The usage text of `deno task reproduce`. */
-export const REPRODUCE_USAGE = `deno task reproduce [options]
-  --preset P        ${PRESETS.join(" | ")} (default quick)
-  --only T[,T]      tables: ${TABLES.join(", ")}
-  --shard i/N       run the i-th of N shards (1-based; e.g. SLURM_ARRAY_TASK_ID/N)
-  --shard-pending   deal only the cells not yet done into the shards (--workers does)
-  --workers N       run N shards at once on this machine, then the report (2 on 2 cores)
-  --data DIR        data directory (default $FISHDIP_DATA or <repo>/data)
-  --results DIR     results directory (default <repo>/results)
-  --backbone ID     backbone id or checkpoint folder (default: the preset's)
-  --max-cells K     run at most K cells, then write the report
-  --list            print the plan (done / pending / needs) and exit
-  --report-only     write tables, figures and manifest from the store, run nothing
-  --no-report       do not write the report (shards; finish with --report-only)
-  --stop-on-error   stop at the first failing cell`;
-
-/** The options `deno task reproduce` takes, parsed. */
-export type ReproduceArgs = Omit<RunGridOptions, "backend" | "log" | "writer" | "preset"> & {
-  preset: PresetName;
-  /** Processes to run at once on this machine (see workers.ts); each takes one shard. */
-  workers?: number;
-  help?: boolean;
-};
-
-/**
- * Parses the command line of `deno task reproduce` (see {@link REPRODUCE_USAGE}); throws with a
- * message naming the bad argument.
- */
-export function parseReproduceArgs(args: string[]): ReproduceArgs {
-  const out: ReproduceArgs = { preset: "quick" };
-  for (let i = 0; i < args.length; i++) {
-    let a = args[i], value: string | undefined;
-    const eq = a.indexOf("=");
-    if (a.startsWith("--") && eq > 0) [a, value] = [a.slice(0, eq), a.slice(eq + 1)];
-    const next = () => {
-      const v = value ?? args[++i];
-      if (v === undefined || (value === undefined && v.startsWith("--"))) {
-        throw new Error(`${a} needs a value`);
-      }
-      return v;
-    };
-    switch (a) {
-      case "--preset": {
-        const p = next();
-        if (!(PRESETS as readonly string[]).includes(p)) {
-          throw new Error(`unknown preset ${p} (${PRESETS.join(", ")})`);
-        }
-        out.preset = p as PresetName;
-        break;
-      }
-      case "--only": {
-        const ts = next().split(",").map((t) => t.trim()).filter(Boolean);
-        for (const t of ts) {
-          if (!(TABLES as readonly string[]).includes(t)) {
-            throw new Error(`unknown table ${t} (${TABLES.join(", ")})`);
-          }
-        }
-        out.only = ts as TableName[];
-        break;
-      }
-      case "--shard":
-        out.shard = parseShard(next());
-        break;
-      case "--shard-pending":
-        out.shardPending = true;
-        break;
-      case "--workers": {
-        const n = Number(next());
-        if (!Number.isInteger(n) || n < 1) throw new Error(`--workers expects a count of processes`);
-        out.workers = n;
-        break;
-      }
-      case "--data":
-        out.dataDir = next();
-        break;
-      case "--results":
-        out.resultsDir = next();
-        break;
-      case "--backbone":
-        out.backbone = next();
-        break;
-      case "--max-cells": {
-        const k = Number(next());
-        if (!Number.isInteger(k) || k < 0) throw new Error(`--max-cells expects a count`);
-        out.maxCells = k;
-        break;
-      }
-      case "--list":
-        out.list = true;
-        break;
-      case "--report-only":
-        out.reportOnly = true;
-        break;
-      case "--no-report":
-        out.noReport = true;
-        break;
-      case "--stop-on-error":
-        out.stopOnError = true;
-        break;
-      case "--help":
-      case "-h":
-        out.help = true;
-        break;
-      default:
-        throw new Error(`unknown argument ${args[i]}\n${REPRODUCE_USAGE}`);
-    }
-  }
-  if (out.workers && out.workers > 1 && out.shard) {
-    throw new Error("--workers and --shard do not combine: run one shard per machine, or N workers on one");
-  }
-  if (out.shardPending && !out.shard) {
-    throw new Error("--shard-pending needs --shard i/N (--workers passes both to its workers)");
-  }
-  return out;
 }

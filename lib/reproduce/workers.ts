@@ -13,7 +13,7 @@
  *
  * @module
  */
-import { shard } from "./grid.ts";
+import { shard } from "../experiments/estimate.ts";
 
 /**
  * The command line of worker `i` of `n`: the user's arguments without `--workers`, plus its shard

@@ -1,8 +1,9 @@
 import { assert, assertEquals, assertRejects, assertThrows } from "@std/assert";
-import { DATASETS } from "./datasets.ts";
-import { type Cell, cellId } from "./grid.ts";
-import { type CellRunner, parseReproduceArgs, runGrid } from "./runner.ts";
-import { loadRecords } from "./store.ts";
+import { DATASETS } from "../data/registry.ts";
+import { type Cell, cellId } from "../experiments/cells.ts";
+import { loadRecords } from "../experiments/store.ts";
+import { parseReproduceArgs } from "./cli.ts";
+import { type CellRunner, runGrid } from "./runner.ts";
 
 /** A data folder with (empty) files of the datasets shipped here, so availability matches CI. */
 function fakeData(): string {
