@@ -158,7 +158,8 @@ export async function latestCheckpoint(runDir: string): Promise<string | undefin
   return best?.path;
 }
 
-async function saveCheckpoint(
+/** Writes `runDir/checkpoint-<step>/` for resuming (not a Hugging Face checkpoint: lib/checkpoint). */
+async function saveTrainingCheckpoint(
   runDir: string,
   params: Map<string, tf.Variable>,
   optimizer: Adafactor,
@@ -199,7 +200,8 @@ async function saveCheckpoint(
   return final;
 }
 
-async function loadCheckpointInto(
+/** Reads a checkpoint of {@link saveTrainingCheckpoint} into the model's variables and the optimizer. */
+async function loadTrainingCheckpoint(
   path: string,
   params: Map<string, tf.Variable>,
   optimizer: Adafactor,
@@ -257,7 +259,7 @@ export async function train<E, B>(args: TrainArgs<E, B>): Promise<TrainResult> {
   if (config.resume && runDir) {
     const ckpt = await latestCheckpoint(runDir);
     if (ckpt) {
-      const loaded = await loadCheckpointInto(ckpt, params, optimizer);
+      const loaded = await loadTrainingCheckpoint(ckpt, params, optimizer);
       if (loaded.state.seed !== config.seed || loaded.state.total !== total) {
         throw new Error(
           `${ckpt}: saved with seed ${loaded.state.seed} and ${loaded.state.total} steps, ` +
@@ -332,12 +334,12 @@ export async function train<E, B>(args: TrainArgs<E, B>): Promise<TrainResult> {
       args.onStep?.({ step, loss: r.loss, lr: r.lr, refreshed: r.refreshed });
       if (state.stoppedEarly !== undefined) await write({ kind: "early_stop", step });
       if (runDir && every > 0 && step % every === 0 && step < total && state.stoppedEarly === undefined) {
-        await saveCheckpoint(runDir, params, optimizer, method.mask, state, config.keepCheckpoints ?? 1);
+        await saveTrainingCheckpoint(runDir, params, optimizer, method.mask, state, config.keepCheckpoints ?? 1);
       }
       if (args.signal?.aborted) break;
     }
     if (runDir && (state.step === total || state.stoppedEarly !== undefined)) {
-      await saveCheckpoint(runDir, params, optimizer, method.mask, state, config.keepCheckpoints ?? 1);
+      await saveTrainingCheckpoint(runDir, params, optimizer, method.mask, state, config.keepCheckpoints ?? 1);
     }
     progress.done();
     await write({ kind: "end", steps: state.step, trainSeconds, maskSeconds });
