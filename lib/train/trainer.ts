@@ -334,12 +334,26 @@ export async function train<E, B>(args: TrainArgs<E, B>): Promise<TrainResult> {
       args.onStep?.({ step, loss: r.loss, lr: r.lr, refreshed: r.refreshed });
       if (state.stoppedEarly !== undefined) await write({ kind: "early_stop", step });
       if (runDir && every > 0 && step % every === 0 && step < total && state.stoppedEarly === undefined) {
-        await saveTrainingCheckpoint(runDir, params, optimizer, method.mask, state, config.keepCheckpoints ?? 1);
+        await saveTrainingCheckpoint(
+          runDir,
+          params,
+          optimizer,
+          method.mask,
+          state,
+          config.keepCheckpoints ?? 1,
+        );
       }
       if (args.signal?.aborted) break;
     }
     if (runDir && (state.step === total || state.stoppedEarly !== undefined)) {
-      await saveTrainingCheckpoint(runDir, params, optimizer, method.mask, state, config.keepCheckpoints ?? 1);
+      await saveTrainingCheckpoint(
+        runDir,
+        params,
+        optimizer,
+        method.mask,
+        state,
+        config.keepCheckpoints ?? 1,
+      );
     }
     progress.done();
     await write({ kind: "end", steps: state.step, trainSeconds, maskSeconds });
