@@ -6,7 +6,7 @@
  * ```sh
  * deno task bench:blas                         # products only (about a minute)
  * deno task bench:blas --t5                    # + T5-mini step timing, wasm vs wasm+blas
- * deno task bench:blas --t5 --torch            # + /work/shared/bench/torch_t5_step.py, same shape
+ * deno task bench:blas --t5 --torch            # + ../shared/bench/torch_t5_step.py, same shape
  * deno task bench:blas --t5 --t5-backends wasm+blas --t5-steps 5 --torch
  * ```
  *
@@ -26,6 +26,7 @@ import * as tf from "@tensorflow/tfjs";
 import { type BackendName, describeBackend, initBackend } from "../lib/backend/mod.ts";
 import { setStockWasm } from "../lib/backend/wasm_kernels.ts";
 import { blasThreadsFromEnv } from "../lib/backend/blas.ts";
+import { REPO_ROOT } from "../lib/config/paths.ts";
 import { createT5Step, median, SHAPES } from "./profile_step.ts";
 
 interface Bench {
@@ -189,7 +190,8 @@ async function torchBenchmark(args: string[], tfjsSeconds: number | undefined): 
   const shape = flag(args, "t5-config", "t5-mini");
   const threads = String(blasThreadsFromEnv());
   const steps = flag(args, "torch-steps", "5");
-  const script = flag(args, "torch-script", "/work/shared/bench/torch_t5_step.py");
+  // The comparator lives beside the repository (`../shared/bench`), wherever it is checked out.
+  const script = flag(args, "torch-script", `${REPO_ROOT}/../shared/bench/torch_t5_step.py`);
   const python = flag(args, "python", "/usr/bin/python3");
   // The comparator needs an optimised BLAS: Debian's torch uses whatever libblas.so.3 is found
   // (see the comparator's README); the OpenMP build of OpenBLAS follows torch's thread count.

@@ -8,7 +8,7 @@
  * deno task bench:t5 --backend webgpu --json
  * ```
  *
- * Shapes follow `/work/shared/bench/torch_t5_step.py`'s named configs, so `--k 100` runs of that
+ * Shapes follow `../shared/bench/torch_t5_step.py`'s named configs, so `--k 100` runs of that
  * script (its forward and backward phases) are the PyTorch comparison. Numbers taken on a shared
  * machine are indicative only.
  *

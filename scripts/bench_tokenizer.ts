@@ -1,12 +1,12 @@
 /**
  * Times the tokenizer on CoNLL-2003 train (each sentence's words joined by spaces, as TANL's
- * plain input format does). Run: `FISHDIP_DATA=../shared/data deno run -A lib/tokenizer/bench_conll.ts`.
+ * plain input format does). Run: `FISHDIP_DATA=../shared/data deno run -A scripts/bench_tokenizer.ts`.
  *
  * @module
  */
 
-import { requireDataFile } from "../config/paths.ts";
-import { T5Tokenizer } from "./t5_tokenizer.ts";
+import { requireDataFile } from "../lib/config/paths.ts";
+import { T5Tokenizer } from "../lib/tokenizer/t5_tokenizer.ts";
 
 /** Reads the sentences of a CoNLL-2003 file (first column, `-DOCSTART-` lines dropped). */
 export function readConllSentences(text: string): string[] {

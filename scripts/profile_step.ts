@@ -1,6 +1,6 @@
 /**
  * Profiles one T5 sparse fine-tuning step (forward, loss, backward, k% gradient mask, global-norm
- * clipping at 1.0, Adafactor: the same step as `/work/shared/bench/torch_t5_step.py`) and prints
+ * clipping at 1.0, Adafactor: the same step as `../shared/bench/torch_t5_step.py`) and prints
  * which tfjs kernels take the time, on wasm and on wasm+blas.
  *
  * ```sh

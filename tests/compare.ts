@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { readSafetensors, type TensorEntry } from "../checkpoint/safetensors.ts";
+import { readSafetensors, type TensorEntry } from "../lib/checkpoint/safetensors.ts";
 
 /** Largest |a_i - b_i|, and the largest |b_i| (the reference's scale). */
 export function maxDiff(
@@ -22,7 +22,7 @@ export function maxDiff(
 }
 
 /** Sum, sum of squares, sum of |x| and max |x| in float64: the fixtures' `@stats` layout. */
-export { stats } from "../t5/test_fixtures.ts";
+export { stats } from "./t5_fixtures.ts";
 
 /** Reads a safetensors file into a map of entries (thin wrapper for tests). */
 export async function readTensors(path: string): Promise<Map<string, TensorEntry>> {

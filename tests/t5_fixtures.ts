@@ -5,10 +5,10 @@
  *
  * @module
  */
-import { fixturesDir } from "../config/paths.ts";
-import { readSafetensors, type SafetensorsFile, type TensorEntry } from "../checkpoint/safetensors.ts";
-import { parseT5Config, type T5Config } from "./config.ts";
-import { t5FromWeights, type T5Model } from "./model.ts";
+import { fixturesDir } from "../lib/config/paths.ts";
+import { readSafetensors, type SafetensorsFile, type TensorEntry } from "../lib/checkpoint/safetensors.ts";
+import { parseT5Config, type T5Config } from "../lib/t5/config.ts";
+import { t5FromWeights, type T5Model } from "../lib/t5/model.ts";
 
 /** The shared batch (`t5/batch.json`). */
 export interface FixtureBatch {

@@ -6,8 +6,8 @@
  * @module
  */
 
-import { fixturesDir } from "../config/paths.ts";
-import type { DatasetSchema, Example, LabelType } from "../data/types.ts";
+import { fixturesDir } from "../lib/config/paths.ts";
+import type { DatasetSchema, Example, LabelType } from "../lib/data/types.ts";
 
 /** TANL's parse record for one output sentence, as the fixtures store it. */
 export interface ParseRecord {

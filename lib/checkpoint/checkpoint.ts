@@ -14,7 +14,7 @@
  *   { name: "shared.weight", shape: [32128, 512] },
  *   // ... every parameter of the model
  * ]);
- * await saveCheckpoint("/tmp/copy", new Map([["shared.weight", { shape: [32128, 512], data: tensors.get("shared.weight")! }]]), config);
+ * await saveCheckpoint("out/copy", new Map([["shared.weight", { shape: [32128, 512], data: tensors.get("shared.weight")! }]]), config);
  * ```
  *
  * @module

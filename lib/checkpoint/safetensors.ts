@@ -14,8 +14,8 @@
  * ```ts
  * import { readSafetensors, serializeSafetensors } from "./safetensors.ts";
  * const bytes = serializeSafetensors({ w: { dtype: "F32", shape: [2], data: new Float32Array([1, 2]) } });
- * await Deno.writeFile("/tmp/w.safetensors", bytes);
- * const { tensors } = await readSafetensors("/tmp/w.safetensors");
+ * await Deno.writeFile("out/w.safetensors", bytes);
+ * const { tensors } = await readSafetensors("out/w.safetensors");
  * tensors.get("w")!.data; // Float32Array [1, 2]
  * ```
  *
@@ -631,7 +631,7 @@ export async function atomicWrite(path: string, parts: Uint8Array | Uint8Array[]
  * Writes a safetensors file to disk atomically, streaming tensor by tensor (no whole-file copy).
  *
  * ```ts
- * await writeSafetensorsFile("/tmp/x.safetensors", { x: { dtype: "F32", shape: [1], data: [1] } });
+ * await writeSafetensorsFile("out/x.safetensors", { x: { dtype: "F32", shape: [1], data: [1] } });
  * ```
  */
 export async function writeSafetensorsFile(

@@ -8,7 +8,7 @@ import { ignoreWithoutFixtures } from "../../tests/support.ts";
 import type { DatasetSchema, Example } from "../data/types.ts";
 import { formatFor } from "./mod.ts";
 import { parseOutputSentence } from "./parse.ts";
-import { loadTanlFixture, type ParseRecord, tanlFixtureFiles } from "./tanl_fixture.ts";
+import { loadTanlFixture, type ParseRecord, tanlFixtureFiles } from "../../tests/tanl_fixtures.ts";
 
 const ignore = ignoreWithoutFixtures("tanl");
 

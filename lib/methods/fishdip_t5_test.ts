@@ -13,7 +13,7 @@ import {
   fixtureConfigs,
   fixtureModel,
   fixtureTensors,
-} from "../t5/test_fixtures.ts";
+} from "../../tests/t5_fixtures.ts";
 import {
   accumulateFisher,
   FishDip,
@@ -24,7 +24,7 @@ import {
 } from "./mod.ts";
 import { Adafactor } from "../optim/adafactor.ts";
 import { t5Trainable } from "./t5_trainable.ts";
-import { maxDiff } from "../optim/testing.ts";
+import { maxDiff } from "../../tests/compare.ts";
 
 // wasm by default: on tfjs-backend-cpu 4.22 one T5 backward pass did not finish in 5 minutes here.
 const BACKEND = (Deno.env.get("TF_BACKEND") ?? "wasm") as "cpu" | "wasm";

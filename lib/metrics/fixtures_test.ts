@@ -6,7 +6,7 @@
 import { assertEquals } from "@std/assert";
 import { ignoreWithoutFixtures } from "../../tests/support.ts";
 import type { Example } from "../data/types.ts";
-import { loadTanlFixture, tanlFixtureFiles } from "../formats/tanl_fixture.ts";
+import { loadTanlFixture, tanlFixtureFiles } from "../../tests/tanl_fixtures.ts";
 import { evaluateDataset } from "./evaluate_dataset.ts";
 
 Deno.test({

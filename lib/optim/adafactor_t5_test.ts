@@ -9,10 +9,10 @@ import { fixturesDir } from "../config/paths.ts";
 import { ignoreWithoutFixtures } from "../../tests/support.ts";
 import { Adafactor } from "./adafactor.ts";
 import { SparseMask } from "../methods/mask.ts";
-import { maxDiff, readTensors, stats } from "./testing.ts";
+import { maxDiff, readTensors, stats } from "../../tests/compare.ts";
 import { readSafetensors } from "../checkpoint/safetensors.ts";
 import { t5Loss, t5ValueAndGrads } from "../t5/model.ts";
-import { compareSummary, fixtureBatch, fixtureConfigs, fixtureModel } from "../t5/test_fixtures.ts";
+import { compareSummary, fixtureBatch, fixtureConfigs, fixtureModel } from "../../tests/t5_fixtures.ts";
 
 // wasm by default: on tfjs-backend-cpu 4.22 one T5 backward pass did not finish in 5 minutes here.
 const BACKEND = (Deno.env.get("TF_BACKEND") ?? "wasm") as "cpu" | "wasm";

@@ -5,7 +5,7 @@ import { fixturesDir } from "../config/paths.ts";
 import { ignoreWithoutFixtures } from "../../tests/support.ts";
 import { Adafactor, FISHDIP_ADAFACTOR } from "./adafactor.ts";
 import { l2Norm } from "./reduce.ts";
-import { maxDiff, readTensors, stats } from "./testing.ts";
+import { maxDiff, readTensors, stats } from "../../tests/compare.ts";
 import type { TensorEntry } from "../checkpoint/safetensors.ts";
 
 const ADAFACTOR_DIR = "t5/t5-tiny-v1_0/adafactor";

@@ -17,7 +17,7 @@ import { createMethod, type MethodSetup } from "../methods/registry.ts";
 import { exportT5Weights, type T5Model } from "../t5/model.ts";
 import { t5ScoreTargets } from "../t5/generate.ts";
 import type { T5Tokenizer } from "../tokenizer/mod.ts";
-import { saveCheckpoint as saveHfCheckpoint } from "../checkpoint/checkpoint.ts";
+import { saveCheckpoint } from "../checkpoint/checkpoint.ts";
 import { type Backbone, loadBackbone } from "../train/backbone.ts";
 import { evaluateGeneration } from "../train/evaluate.ts";
 import { buildFeatures, collate, type Feature } from "../train/features.ts";
@@ -175,7 +175,7 @@ export async function runCell(
     let checkpoint: string | undefined;
     if (cell.saveCheckpoint) {
       const weights = await exportT5Weights(model);
-      await saveHfCheckpoint(
+      await saveCheckpoint(
         ctx.checkpointDir,
         new Map([...weights].map(([n, w]) => [n, { shape: [...model.param(n).shape], data: w }])),
         model.config as unknown as Record<string, unknown>,

@@ -219,24 +219,3 @@ export async function t5ScoreTargets(
   }
   return out;
 }
-
-/**
- * Ranks candidate targets for one source (e.g. the N relation descriptions of a FewRel episode):
- * returns each candidate's mean token loss and the index of the best (lowest).
- */
-export async function t5RankCandidates(
-  model: T5Model,
-  inputIds: number[],
-  candidates: number[][],
-  opts: ScoreOptions = {},
-): Promise<{ scores: number[]; best: number }> {
-  const scores = await t5ScoreTargets(model, {
-    inputIds: candidates.map(() => inputIds),
-    labels: candidates,
-  }, opts);
-  let best = 0;
-  scores.forEach((v, i) => {
-    if (v < scores[best]) best = i;
-  });
-  return { scores, best };
-}

@@ -31,7 +31,7 @@ import {
   splitNames,
   stats as statsOf,
   t5FixturesDir,
-} from "./test_fixtures.ts";
+} from "../../tests/t5_fixtures.ts";
 
 const configs = await fixtureConfigs();
 const batch = await fixtureBatch();
