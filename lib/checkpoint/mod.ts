@@ -1,5 +1,6 @@
 /**
- * Checkpoints: safetensors files, Hugging Face checkpoint directories, and hub downloads.
+ * Checkpoints: safetensors files, Hugging Face checkpoint directories, the Hugging Face cache, and
+ * hub downloads.
  *
  * ```ts
  * import { loadCheckpoint } from "./mod.ts";
@@ -13,3 +14,6 @@
 export * from "./safetensors.ts";
 export * from "./checkpoint.ts";
 export * from "./download.ts";
+export * from "./hf_cache.ts";
+export * from "./hf_env.ts";
+export * from "./locate.ts";

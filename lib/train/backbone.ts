@@ -1,13 +1,19 @@
 /**
- * Loading a backbone: a Hugging Face T5 checkpoint directory (config.json, model.safetensors,
- * spiece.model) by name or path. `fishdip-t5-mini`, the project's own pretrained model under
- * `data/models/`, is the default; `t5-small`, `t5-large` or any other name resolves to
- * `<data dir>/models/NAME` (fetch it with `deno task download-model NAME`).
+ * Loading a backbone: a Hugging Face T5 checkpoint (config.json, model.safetensors, spiece.model)
+ * by hub name or by folder. `fishdip-t5-mini`, the project's own pretrained model under
+ * `data/models/`, is the default.
+ *
+ * A name (`t5-small`, `google/flan-t5-base`, `t5-large@<commit>` to pin a revision) is looked up
+ * as `lib/checkpoint/locate.ts` describes: the user's Hugging Face cache first (`HF_HOME`,
+ * `HF_HUB_CACHE`), then `data/models/NAME`, and only what is missing is downloaded, into that
+ * cache (`HF_ENDPOINT`, `HF_TOKEN`; never with `HF_HUB_OFFLINE=1`). A path to an existing folder
+ * is loaded as it is.
  *
  * @module
  */
 import { loadCheckpoint } from "../checkpoint/checkpoint.ts";
-import { dataDir, REPO_ROOT, requireDataFile } from "../config/paths.ts";
+import { locateModel, type LocateOptions, parseModelRef } from "../checkpoint/locate.ts";
+import { requireDataFile } from "../config/paths.ts";
 import { parseT5Config, t5ParameterShapes } from "../t5/config.ts";
 import { t5FromWeights, type T5Model } from "../t5/model.ts";
 import { T5Tokenizer } from "../tokenizer/mod.ts";
@@ -24,6 +30,17 @@ export interface Backbone {
   tokenizer: T5Tokenizer;
 }
 
+/** Where to look for a backbone; see {@link backboneDir}. */
+export interface BackboneOptions
+  extends Pick<LocateOptions, "cacheDir" | "endpoint" | "token" | "offline" | "env"> {
+  /** Data directory (its `models/NAME`, and the T5 vocabulary when a checkpoint has none). */
+  dataDir?: string;
+  /** Pins a revision (branch, tag or commit), like `NAME@REVISION`. */
+  revision?: string;
+  /** Print nothing while downloading. */
+  quiet?: boolean;
+}
+
 async function isDir(p: string): Promise<boolean> {
   try {
     return (await Deno.stat(p)).isDirectory;
@@ -32,18 +49,30 @@ async function isDir(p: string): Promise<boolean> {
   }
 }
 
-/** Where a backbone name or path points. */
-export async function backboneDir(idOrPath: string, opts: { dataDir?: string } = {}): Promise<string> {
-  if (idOrPath.includes("/") || idOrPath.startsWith(".")) return idOrPath;
-  const own = `${REPO_ROOT}/data/models/${idOrPath}`;
-  if (await isDir(own)) return own;
-  const fetched = `${dataDir(opts.dataDir)}/models/${idOrPath}`;
-  if (await isDir(fetched)) return fetched;
-  throw new Error(
-    `backbone "${idOrPath}" not found (looked in ${own} and ${fetched}). ` +
-      `Fetch a Hugging Face T5 with \`deno task download-model ${idOrPath}\` (needs internet), ` +
-      `or pass a checkpoint directory path.`,
-  );
+/**
+ * A folder path rather than a hub name: `./x`, `../x`, `/x`, `~/x`, or more than one `/` before
+ * any `@REVISION` (a revision such as `refs/pr/1` has slashes of its own).
+ */
+function looksLikePath(id: string): boolean {
+  const name = id.split("@")[0];
+  return /^(\.{1,2}|~)?\//.test(id) || id === "." || id === ".." || name.split("/").length > 2;
+}
+
+/**
+ * Where a backbone name or path points: an existing folder as it is (as transformers'
+ * `from_pretrained` does), else a hub name found or fetched by `locateModel`.
+ */
+export async function backboneDir(idOrPath: string, opts: BackboneOptions = {}): Promise<string> {
+  if (await isDir(idOrPath)) return idOrPath;
+  if (looksLikePath(idOrPath)) {
+    throw new Error(
+      `backbone folder not found: ${idOrPath}. Pass an existing checkpoint folder, or a hub name ` +
+        `such as t5-small (looked up in the Hugging Face cache, then data/models/, then downloaded).`,
+    );
+  }
+  const ref = parseModelRef(idOrPath);
+  const { dir } = await locateModel(ref.name, { ...opts, revision: opts.revision ?? ref.revision });
+  return dir;
 }
 
 /**
@@ -52,7 +81,7 @@ export async function backboneDir(idOrPath: string, opts: { dataDir?: string } =
  */
 export async function loadBackbone(
   idOrPath: string = DEFAULT_BACKBONE,
-  opts: { dataDir?: string; dropoutSeed?: number } = {},
+  opts: BackboneOptions & { dropoutSeed?: number } = {},
 ): Promise<Backbone> {
   const dir = await backboneDir(idOrPath, opts);
   const cfgJson = JSON.parse(await Deno.readTextFile(`${dir}/config.json`));
