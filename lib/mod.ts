@@ -46,7 +46,7 @@ export {
   predict,
   train as trainModel,
 } from "./train/mod.ts";
-export { reproduce } from "./reproduce/mod.ts";
+export { reproduce, tableNotebook } from "./reproduce/mod.ts";
 export { planPreset, PRESET_SPECS, TABLE_TITLES } from "./experiments/mod.ts";
 export {
   diagnostics,

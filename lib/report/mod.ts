@@ -10,3 +10,4 @@ export * from "./direction.ts";
 export * from "./plots.ts";
 export * from "./report.ts";
 export * from "./notebook.ts";
+export * from "./table_notebook.ts";

@@ -12,3 +12,4 @@ export * from "./run_cell.ts";
 export * from "./reproduce.ts";
 export * from "./workers.ts";
 export * from "./cli.ts";
+export * from "./notebook.ts";

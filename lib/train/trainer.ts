@@ -93,7 +93,8 @@ export interface TrainResult {
 /** What the loop trains. */
 export interface TrainArgs<E, B> {
   model: TrainableModel<B>;
-  method: SparseMethod<E, B>;
+  /** E is taken from `examples`: a method built for any example type (`createMethod`'s default) fits. */
+  method: SparseMethod<NoInfer<E>, B>;
   examples: readonly E[];
   collate: (examples: readonly E[]) => B;
   config: TrainConfig;

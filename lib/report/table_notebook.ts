@@ -1,0 +1,109 @@
+/**
+ * What every table's notebook (`notebooks/01_*` to `07_*`) does, in one place: read its settings
+ * from the environment, train the table's missing cells, then show the table with its notes, the
+ * diagnostics beside the scores, and the figures. A notebook is its prose and one call per step:
+ *
+ * ```ts
+ * const nb = fd.tableNotebook("lowResource"); // lib/reproduce/notebook.ts supplies the runner
+ * await nb.run();              // train what the results store lacks (FISHDIP_RUN=0: nothing)
+ * await nb.showTable();        // the table as a DataFrame, and its notes
+ * await nb.showDiagnostics();  // reconstruction rate and final training loss per entry
+ * await nb.showFigures();      // the table's figures
+ * ```
+ *
+ * @module
+ */
+import { relative } from "node:path";
+import { REPO_ROOT } from "../config/paths.ts";
+import type { TableName } from "../experiments/plan.ts";
+import { type PresetName, PRESETS } from "../experiments/presets.ts";
+import { show, showMarkdown, showSvg, toDataFrame } from "./notebook.ts";
+import { type LoadedReport, loadReport } from "./report.ts";
+import { diagnostics, diagnosticsToMarkdown } from "./tables.ts";
+
+/** A notebook's settings. */
+export interface NotebookSettings {
+  /** `FISHDIP_PRESET` (smoke | quick | cpu | paper), default quick. */
+  preset: PresetName;
+  /** `FISHDIP_RESULTS`, default the repository's `results/` (relative to the kernel's folder). */
+  resultsDir: string;
+  /** Train the cells missing from the results store; `FISHDIP_RUN=0` only shows. */
+  run: boolean;
+  /** `FISHDIP_BACKBONE`: a backbone id or folder instead of the preset's. */
+  backbone?: string;
+}
+
+/** The settings from the environment (see {@link NotebookSettings}). */
+export function notebookSettings(
+  env: (name: string) => string | undefined = (name) => Deno.env.get(name),
+): NotebookSettings {
+  const preset = env("FISHDIP_PRESET") ?? "quick";
+  if (!(PRESETS as readonly string[]).includes(preset)) {
+    throw new Error(`FISHDIP_PRESET=${preset}: expected one of ${PRESETS.join(", ")}`);
+  }
+  return {
+    preset: preset as PresetName,
+    resultsDir: env("FISHDIP_RESULTS") ?? relative(Deno.cwd(), `${REPO_ROOT}/results`),
+    run: (env("FISHDIP_RUN") ?? "1") !== "0",
+    backbone: env("FISHDIP_BACKBONE") || undefined,
+  };
+}
+
+/** What {@link TableNotebook.run} needs from `reproduce()` (lib/reproduce), which this layer cannot import. */
+export type NotebookRunner = (opts: {
+  preset: PresetName;
+  only: TableName[];
+  resultsDir: string;
+  backbone?: string;
+  quiet: boolean;
+}) => Promise<{ ran: unknown[]; skipped: unknown[]; failed: unknown[]; blocked: number }>;
+
+/** One table's notebook. */
+export class TableNotebook {
+  #report?: LoadedReport;
+
+  constructor(
+    readonly table: TableName,
+    readonly settings: NotebookSettings,
+    private readonly runner: NotebookRunner,
+  ) {}
+
+  /** Trains and evaluates the table's cells that are not in the results store yet (finished ones are skipped). */
+  async run(): Promise<void> {
+    if (!this.settings.run) return;
+    const { preset, resultsDir, backbone } = this.settings;
+    const summary = await this.runner({ preset, only: [this.table], resultsDir, backbone, quiet: true });
+    console.log(
+      `ran ${summary.ran.length} cells, ${summary.skipped.length} already done, ${summary.failed.length} failed, ` +
+        `${summary.blocked} need data we do not have`,
+    );
+  }
+
+  /** The plan, records, tables and figures of this table (read from the store once, on first use). */
+  get report(): LoadedReport {
+    const { preset, resultsDir, backbone } = this.settings;
+    this.#report ??= loadReport({ preset, only: [this.table], resultsDir, backbone });
+    return this.#report;
+  }
+
+  /** Shows the table (mean ± std over seeds, `needs DATASET` where data is missing) and its notes. */
+  async showTable(): Promise<void> {
+    const table = this.report.tables.find((t) => t.name === this.table)!;
+    await show(await toDataFrame(table));
+    if (table.notes?.length) await showMarkdown(table.notes.map((n: string) => `- ${n}`).join("\n"));
+  }
+
+  /** Shows each entry's reconstruction rate and final training loss beside its score. */
+  async showDiagnostics(): Promise<void> {
+    const diag = diagnostics(this.report.plan, this.report.records).filter((d) => d.table === this.table);
+    if (diag.length) await showMarkdown(diagnosticsToMarkdown(diag));
+    else console.log("no finished runs yet");
+  }
+
+  /** Shows the table's figures (the low-resource table also shows how the FISH-DIP mask moves). */
+  async showFigures(): Promise<void> {
+    const mine = (name: string) =>
+      name.startsWith(this.table) || (this.table === "lowResource" && name === "mask_movement");
+    for (const f of this.report.figures.filter((f) => mine(f.name))) await showSvg(f.svg, f.name);
+  }
+}
