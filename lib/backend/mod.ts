@@ -31,7 +31,8 @@
 import * as tf from "@tensorflow/tfjs";
 import { registerWasmExtras } from "./wasm_kernels.ts";
 import { registerFastWasmKernels } from "./wasm_fast.ts";
-import { type Blas, blasLoadError, loadBlas, registerBlasKernels, setBlasEnabled } from "./blas.ts";
+import { type Blas, blasLoadError, loadBlas } from "./blas.ts";
+import { registerBlasKernels, setBlasEnabled } from "./blas_kernels.ts";
 
 /**
  * Backends a user can ask for. `auto` = WebGPU on a real GPU, else the fastest CPU path

@@ -28,7 +28,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { stockWasm } from "./wasm_kernels.ts";
-import { blasHasSumAxis, blasSumAxis } from "./blas.ts";
+import { blasHasSumAxis, blasSumAxis } from "./blas_kernels.ts";
 
 /** The parts of tfjs-backend-wasm's `BackendWasm` that these kernels touch. */
 interface WasmBackendLike {

@@ -15,7 +15,8 @@ import {
   parseBackendName,
   probeWebGpu,
 } from "../../lib/backend/mod.ts";
-import { blasCallCounts, blasEnabled, loadBlas } from "../../lib/backend/blas.ts";
+import { loadBlas } from "../../lib/backend/blas.ts";
+import { blasCallCounts, blasEnabled } from "../../lib/backend/blas_kernels.ts";
 import {
   setStockWasm,
   stockWasm,

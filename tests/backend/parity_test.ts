@@ -29,7 +29,8 @@
 import * as tf from "@tensorflow/tfjs";
 import { assert } from "@std/assert";
 import { type BackendName, initBackend, probeWebGpu } from "../../lib/backend/mod.ts";
-import { blasCallCounts, loadBlas } from "../../lib/backend/blas.ts";
+import { loadBlas } from "../../lib/backend/blas.ts";
+import { blasCallCounts } from "../../lib/backend/blas_kernels.ts";
 
 // Silences the Vulkan loader's "XDG_RUNTIME_DIR is invalid" lines when the variable is unset
 // (scripts/test.sh sets it; a bare `deno test` may not). Must precede the adapter probe.
