@@ -1,0 +1,165 @@
+import { assert, assertEquals, assertRejects, assertStringIncludes } from "@std/assert";
+import { initBackend } from "../backend/mod.ts";
+import { saveCheckpoint, type SaveTensor } from "../checkpoint/checkpoint.ts";
+import { REPO_ROOT } from "../config/paths.ts";
+import { parseT5Config, t5ParameterCount, t5ParameterShapes } from "../t5/config.ts";
+import { backboneDir, loadBackbone } from "./backbone.ts";
+import { fakeCommit, startFakeHub } from "../../tests/fake_hub.ts";
+import { readFolder, writeCachedModel } from "../../tests/hf_cache_fixture.ts";
+
+await initBackend("cpu", { quiet: true });
+
+/** A T5 small enough for a test, in transformers' config.json vocabulary. */
+const TINY = {
+  model_type: "t5",
+  architectures: ["T5ForConditionalGeneration"],
+  vocab_size: 64,
+  d_model: 8,
+  d_kv: 4,
+  d_ff: 16,
+  num_layers: 1,
+  num_decoder_layers: 1,
+  num_heads: 2,
+  relative_attention_num_buckets: 8,
+};
+const COMMIT = fakeCommit("t5-small tiny");
+
+/** The files of a tiny T5 checkpoint as a hub repository holds them, with a real SentencePiece model. */
+async function tinyT5Files(): Promise<Map<string, Uint8Array>> {
+  const dir = await Deno.makeTempDir({ prefix: "bb_src_" });
+  try {
+    const tensors = new Map<string, SaveTensor>();
+    let seed = 1;
+    for (const { name, shape } of t5ParameterShapes(parseT5Config(TINY))) {
+      const n = shape.reduce((a, b) => a * b, 1);
+      tensors.set(name, {
+        shape,
+        data: Float32Array.from(
+          { length: n },
+          () => ((seed = (seed * 48271) % 2147483647) / 2147483647) - 0.5,
+        ),
+      });
+    }
+    await saveCheckpoint(dir, tensors, TINY, {
+      tokenizer: `${REPO_ROOT}/data/models/fishdip-t5-mini/spiece.model`,
+    });
+    return await readFolder(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test("loadBackbone: t5-small from a hand-made Hugging Face cache, offline, no request", async () => {
+  const home = await Deno.makeTempDir({ prefix: "bb_hf_home_" });
+  const hub = startFakeHub({}); // would log any request
+  try {
+    await writeCachedModel(`${home}/hub`, "t5-small", [{
+      commit: COMMIT,
+      files: await tinyT5Files(),
+      refs: ["main"],
+    }]);
+    const vars: Record<string, string> = { HF_HOME: home, HF_HUB_OFFLINE: "1", HF_ENDPOINT: hub.endpoint };
+    const b = await loadBackbone("t5-small", { env: (n) => vars[n], dataDir: `${home}/no-data` });
+    const snapshot = `${home}/hub/models--t5-small/snapshots/${COMMIT}`;
+    assertEquals([b.id, b.dir], ["t5-small", snapshot]);
+    assertEquals(b.model.config.d_model, 8);
+    assertEquals(
+      [...b.model.params.values()].reduce((n, p) => n + p.size, 0),
+      t5ParameterCount(parseT5Config(TINY)),
+    );
+    assert(
+      b.tokenizer.encode("hello world").length > 0,
+      "the tokenizer came from the snapshot's spiece.model",
+    );
+    assertEquals(hub.log, []);
+    // Pinned to a commit the cache does not have: offline, that is an error naming the cache.
+    const err = await assertRejects(
+      () =>
+        loadBackbone(`t5-small@${fakeCommit("other")}`, { env: (n) => vars[n], dataDir: `${home}/no-data` }),
+      Error,
+      "not available offline",
+    );
+    assertStringIncludes(err.message, `${home}/hub/models--t5-small`);
+  } finally {
+    await hub.close();
+    await Deno.remove(home, { recursive: true });
+  }
+});
+
+Deno.test("loadBackbone: HF_HUB_OFFLINE=1 in the real environment of a fresh process (what finetune --backbone does)", async () => {
+  const home = await Deno.makeTempDir({ prefix: "bb_hf_proc_" });
+  const hub = startFakeHub({});
+  try {
+    await writeCachedModel(`${home}/hub`, "t5-small", [{
+      commit: COMMIT,
+      files: await tinyT5Files(),
+      refs: ["main"],
+    }]);
+    const keep = ["PATH", "HOME", "DENO_DIR", "XDG_CACHE_HOME"]
+      .map((k) => [k, Deno.env.get(k)] as const)
+      .filter((kv): kv is readonly [string, string] => kv[1] !== undefined);
+    const code = `
+      import { initBackend } from "./lib/backend/mod.ts";
+      import { loadBackbone } from "./lib/train/backbone.ts";
+      await initBackend("cpu", { quiet: true });
+      const b = await loadBackbone("t5-small");
+      console.log(JSON.stringify({ dir: b.dir, dModel: b.model.config.d_model }));`;
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["eval", code],
+      cwd: REPO_ROOT,
+      clearEnv: true,
+      env: { ...Object.fromEntries(keep), HF_HOME: home, HF_HUB_OFFLINE: "1", HF_ENDPOINT: hub.endpoint },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const stderr = new TextDecoder().decode(out.stderr);
+    assert(out.success, stderr);
+    const line = new TextDecoder().decode(out.stdout).trim().split("\n").at(-1)!;
+    assertEquals(JSON.parse(line), { dir: `${home}/hub/models--t5-small/snapshots/${COMMIT}`, dModel: 8 });
+    assertEquals(hub.log, [], "no request reached the hub");
+  } finally {
+    await hub.close();
+    await Deno.remove(home, { recursive: true });
+  }
+});
+
+Deno.test("loadBackbone: downloads a missing model into the cache, then finds it there", async () => {
+  const files = await tinyT5Files();
+  const hub = startFakeHub({ "test-org/tiny-t5": { files } });
+  const root = await Deno.makeTempDir({ prefix: "bb_dl_" });
+  try {
+    const opts = {
+      cacheDir: `${root}/hub`,
+      endpoint: hub.endpoint,
+      env: () => undefined,
+      quiet: true,
+      dataDir: `${root}/data`,
+    };
+    const first = await loadBackbone("test-org/tiny-t5", opts);
+    const commit = fakeCommit("test-org/tiny-t5");
+    assertEquals(first.dir, `${root}/hub/models--test-org--tiny-t5/snapshots/${commit}`);
+    assertEquals(await Deno.readTextFile(`${root}/hub/models--test-org--tiny-t5/refs/main`), commit);
+    assert(hub.log.some((l) => l.startsWith("GET /cdn/")));
+    hub.log.length = 0;
+    const second = await loadBackbone("test-org/tiny-t5", opts);
+    assertEquals([second.dir, hub.log], [first.dir, []]);
+  } finally {
+    await hub.close();
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("backboneDir: folders as they are, names through the cache", async () => {
+  const own = `${REPO_ROOT}/data/models/fishdip-t5-mini`;
+  const offline = { offline: true, cacheDir: "/nonexistent-hf-cache", env: () => undefined };
+  assertEquals(await backboneDir(own, offline), own);
+  // The project's own backbone is found in data/models when the cache does not have it.
+  assertEquals(await backboneDir("fishdip-t5-mini", offline), own);
+  await assertRejects(() => backboneDir("./no/such/folder", offline), Error, "backbone folder not found");
+  await assertRejects(() => backboneDir("a/b/c", offline), Error, "backbone folder not found");
+  await assertRejects(
+    () => backboneDir("t5-small@refs/pr/1", offline),
+    Error,
+    "no snapshot for revision refs/pr/1",
+  );
+});
