@@ -13,6 +13,7 @@ import { DATASETS, isDatasetName } from "../lib/data/registry.ts";
 import type { Cell } from "../lib/experiments/cells.ts";
 import { METHOD_NAMES, type MethodConfig, METHODS, parseMethodConfig } from "../lib/methods/registry.ts";
 import { exportT5Weights } from "../lib/t5/model.ts";
+import { DownloadError } from "../lib/checkpoint/download.ts";
 import { DEFAULT_BACKBONE, loadBackbone } from "../lib/train/backbone.ts";
 import { deltaSize, sparseDelta, writeDelta } from "../lib/train/delta.ts";
 import { runCell } from "../lib/reproduce/run_cell.ts";
@@ -35,7 +36,9 @@ ${methodKeys()}
   --batch B           batch size (default 8)
   --seed S            subset and run seed (default 1)
   --max-len L         maximum input/output length (default 256)
-  --backbone ID       checkpoint name or folder (default ${DEFAULT_BACKBONE})
+  --backbone ID       checkpoint folder, or hub name looked up in the Hugging Face cache, then
+                      data/models/, then downloaded into the cache (default ${DEFAULT_BACKBONE})
+  --revision REV      pin the hub name to a branch, tag or commit (same as --backbone ID@REV)
   --backend B         auto | webgpu | wasm | cpu | wasm+blas (default auto)
   --data DIR          data directory (default $FISHDIP_DATA or data/)
   --run-dir DIR       checkpoints and log.jsonl (default runs/DATASET-METHOD-sSEED)
@@ -62,6 +65,7 @@ const { values } = parseArgs({
     seed: { type: "string", default: "1" },
     "max-len": { type: "string", default: "256" },
     backbone: { type: "string", default: DEFAULT_BACKBONE },
+    revision: { type: "string" },
     backend: { type: "string", default: "auto" },
     data: { type: "string" },
     "run-dir": { type: "string" },
@@ -99,6 +103,8 @@ try {
   Deno.exit(2);
 }
 const info = DATASETS[dataset];
+// NAME@REV everywhere the backbone is named, so the run's record and delta say which commit it was.
+const backboneId = values.revision ? `${values.backbone}@${values.revision}` : values.backbone!;
 const maxLen = num("max-len", values["max-len"]);
 const seed = num("seed", values.seed);
 const cell: Cell = {
@@ -114,7 +120,7 @@ const cell: Cell = {
   maxOutputLength: maxLen,
   maxOutputLengthEval: maxLen,
   decoding: "greedy",
-  backbone: values.backbone!,
+  backbone: backboneId,
   evaluate: [{
     dataset,
     split: info.evalSplit,
@@ -123,7 +129,11 @@ const cell: Cell = {
 };
 const runDir = values["run-dir"] ?? `runs/${dataset}-${method.name}-s${seed}`;
 await initBackend(parseBackendName(values.backend!));
-const backbone = await loadBackbone(values.backbone, { dataDir: values.data, dropoutSeed: seed });
+const backbone = await loadBackbone(backboneId, { dataDir: values.data, dropoutSeed: seed }).catch((e) => {
+  if (!(e instanceof DownloadError)) throw e;
+  console.error(`error: ${e.message}`); // where it looked and what to do; a stack trace adds nothing
+  Deno.exit(1);
+});
 const base = await exportT5Weights(backbone.model);
 const result = await runCell(cell, {
   dataDir: values.data,
@@ -146,7 +156,7 @@ await Deno.writeTextFile(
 const tuned = await exportT5Weights(backbone.model);
 if (values["export-delta"]) {
   const delta = sparseDelta(base, tuned);
-  await writeDelta(`${runDir}/delta.safetensors`, delta, { base: values.backbone!, method: method.name });
+  await writeDelta(`${runDir}/delta.safetensors`, delta, { base: backboneId, method: method.name });
   const total = [...base.values()].reduce((a, w) => a + w.length, 0);
   console.log(
     `sparse delta: ${deltaSize(delta).toLocaleString()} of ${total.toLocaleString()} entries changed ` +

@@ -135,11 +135,12 @@ export async function locateModel(name: string, opts: LocateOptions = {}): Promi
   }
 
   const where = `\n  looked in:\n    ${looked.join("\n    ")}`;
+  const command = `deno task download-model ${name}${opts.revision ? ` --revision ${opts.revision}` : ""}`;
   if (settings.offline) {
     throw new DownloadError(
       `${name}: not available offline (HF_HUB_OFFLINE is set)${where}\n` +
         `  Unset HF_HUB_OFFLINE to download it into ${settings.cacheDir}, or run ` +
-        `\`deno task download-model ${name}\` where the hub is reachable (HF_HOME / HF_HUB_CACHE move the cache).`,
+        `\`${command}\` where the hub is reachable (HF_HOME / HF_HUB_CACHE move the cache).`,
     );
   }
   if (opts.download === false) {
