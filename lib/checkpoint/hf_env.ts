@@ -13,7 +13,7 @@
  *
  * ```ts
  * const hub = hubSettings();            // from Deno.env
- * hub.cacheDir;                         // e.g. /home/me/.cache/huggingface/hub
+ * hub.cacheDir;                         // e.g. ~/.cache/huggingface/hub, expanded
  * hubSettings({ offline: true });       // an explicit value wins over the environment
  * ```
  *
