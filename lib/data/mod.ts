@@ -34,6 +34,7 @@ export { lowResourceSubset, shuffledIndices, subsetSize } from "./sampling.ts";
 export { PythonRandom, pythonRound } from "./python_random.ts";
 export { type Episode, fewRelEpisode, loadFewRelMetaTrain, sampleEpisode } from "./fewrel.ts";
 export * from "./registry.ts";
+export * from "./user.ts";
 export { CONLL03_SCHEMA, CONLL04_SCHEMA, ONTONOTES_SCHEMA };
 export { ACE2005_SCHEMA, MULTIWOZ_SCHEMA };
 

@@ -15,4 +15,11 @@ export {
   sumCounts,
 } from "./evaluate_dataset.ts";
 export { fewShotAccuracy, fewShotScores } from "./few_shot.ts";
+export {
+  type TypeScore,
+  type TypeScores,
+  typeScores,
+  typeScoresFromCounts,
+  typeScoresTable,
+} from "./per_type.ts";
 export { averageOverSeeds, type MeanStd, type SeedAverage } from "./seeds.ts";
