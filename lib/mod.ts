@@ -34,7 +34,7 @@ export * as pipeline from "./reproduce/mod.ts";
 
 export { backendInfo, initBackend } from "./backend/mod.ts";
 export { T5Tokenizer } from "./tokenizer/mod.ts";
-export { loadDataset, lowResourceSubset } from "./data/mod.ts";
+export { loadDataset, loadUserDataset, loadUserFile, lowResourceSubset } from "./data/mod.ts";
 export { formatFor } from "./formats/mod.ts";
 export { createMethod, methodConfig, METHODS } from "./methods/mod.ts";
 export {
@@ -42,10 +42,16 @@ export {
   collate,
   DEFAULT_BACKBONE,
   evaluateGeneration,
+  fineTune,
   loadBackbone,
+  loadFineTuned,
   predict,
+  predictExamples,
+  predictFile,
+  saveFineTuned,
   train as trainModel,
 } from "./train/mod.ts";
+export { typeScores, typeScoresTable } from "./metrics/mod.ts";
 export { reproduce, tableNotebook } from "./reproduce/mod.ts";
 export { planPreset, PRESET_SPECS, TABLE_TITLES } from "./experiments/mod.ts";
 export {

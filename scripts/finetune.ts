@@ -1,21 +1,31 @@
 /**
  * `deno task finetune --dataset conll04 --fraction 0.01 --method fishdip [options]`
+ * `deno task finetune --train FILE [--dev FILE] [--test FILE] [--format conll|jsonl|spert] [options]`
  *
- * Fine-tunes a backbone on one dataset with one method, with periodic checkpoints in `--run-dir`
- * (`--resume` continues a killed run to the same final weights), evaluates the final model, and
- * can export the change as a sparse delta (indices + values, about k % of the model) that
- * `applyDelta` turns back into the fine-tuned weights exactly.
+ * Fine-tunes a backbone on one dataset (a benchmark of the registry, or the user's own files) with
+ * one method, with periodic checkpoints in `--run-dir` (`--resume` continues a killed run to the
+ * same final weights), evaluates the final model, and can export the change as a sparse delta
+ * (indices + values, about k % of the model) that `applyDelta` turns back into the fine-tuned
+ * weights exactly. The run folder records what `deno task predict --model RUN_DIR` needs.
  */
 import { parseArgs } from "node:util";
 import { initBackend, parseBackendName } from "../lib/backend/mod.ts";
 import { saveCheckpoint } from "../lib/checkpoint/checkpoint.ts";
-import { DATASETS, isDatasetName } from "../lib/data/registry.ts";
+import { DATASETS, isDatasetName, loadDataset } from "../lib/data/mod.ts";
+import { PythonRandom } from "../lib/data/python_random.ts";
+import { lowResourceSubset } from "../lib/data/sampling.ts";
+import type { DatasetSchema, Example } from "../lib/data/types.ts";
+import { loadUserDataset, USER_FORMATS, type UserDataset, type UserFormat } from "../lib/data/user.ts";
+import { typeScoresTable } from "../lib/metrics/per_type.ts";
 import type { Cell } from "../lib/experiments/cells.ts";
 import { METHOD_NAMES, type MethodConfig, METHODS, parseMethodConfig } from "../lib/methods/registry.ts";
 import { exportT5Weights } from "../lib/t5/model.ts";
 import { DownloadError } from "../lib/checkpoint/download.ts";
 import { DEFAULT_BACKBONE, loadBackbone } from "../lib/train/backbone.ts";
-import { deltaSize, sparseDelta, writeDelta } from "../lib/train/delta.ts";
+import { deltaSize, sparseDelta, weightsFingerprint, writeDelta } from "../lib/train/delta.ts";
+import { fineTune, type RunInfo, saveFineTuned, writeRunInfo } from "../lib/train/fine_tune.ts";
+import { scoreExamples } from "../lib/train/predict_file.ts";
+import { DELTA_BASE_KEY, writeFineTunedDelta } from "../lib/train/tuned_model.ts";
 import { runCell } from "../lib/reproduce/run_cell.ts";
 
 /** Each method's settings and their defaults, one line per method, for the usage text. */
@@ -27,12 +37,25 @@ function methodKeys(): string {
 }
 
 const USAGE = `deno task finetune --dataset NAME [options]
+deno task finetune --train FILE [--dev FILE] [--test FILE] [options]
   --dataset NAME      ${Object.values(DATASETS).filter((d) => !d.metaTraining).map((d) => d.name).join(", ")}
-  --fraction P        share of the training split (default 0.01; 1 = all)
+  --train FILE        your own training data instead (types are read from it), and optionally
+  --dev FILE          the sentences scored after training (default: --test's, else none)
+  --test FILE         sentences scored too
+  --format F          ${USER_FORMATS.join(" | ")} (default from the extension: .jsonl, .json = spert,
+                      .conll/.bio/.iob/.tsv/.txt = conll): CoNLL columns (token first, tag last,
+                      IOB1/IOB2/BIOES), JSON lines {"tokens", "entities": [{"start", "end", "type"}],
+                      "relations": [{"head", "tail", "type"}]} (end exclusive), or SpERT's JSON list
+  --type-names FILE   JSON {"PER": "person", ...}: the words the model writes for your types
+                      (default: the type lower-cased, _ and - as spaces)
+  --fraction P        share of the training split (default 0.01 for --dataset, 1 for --train)
   --method M          ${METHOD_NAMES.join(" | ")} (default fishdip)
   --KEY VALUE         a setting of the method (its defaults: lib/methods/registry.ts):
 ${methodKeys()}
   --epochs E          passes over the subset (default 100)
+  --max-steps N       stop after N optimizer steps (the schedule's length too)
+  --pad-labels P      max (TANL: targets padded to --max-len, pads in the loss; default) |
+                      longest (padded to each batch's longest: much faster on a CPU)
   --batch B           batch size (default 8)
   --seed S            subset and run seed (default 1)
   --max-len L         maximum input/output length (default 256)
@@ -41,18 +64,24 @@ ${methodKeys()}
   --revision REV      pin the hub name to a branch, tag or commit (same as --backbone ID@REV)
   --backend B         auto | webgpu | wasm | cpu | wasm+blas (default auto)
   --data DIR          data directory (default $FISHDIP_DATA or data/)
-  --run-dir DIR       checkpoints and log.jsonl (default runs/DATASET-METHOD-sSEED)
+  --run-dir DIR       checkpoints, log.jsonl and run.json (default runs/DATASET-METHOD-sSEED, for
+                      --train runs/TRAINFILE-METHOD-sSEED); deno task predict --model DIR uses it
   --checkpoint-every N  steps between checkpoints (default 100)
   --resume            continue from the newest checkpoint in --run-dir
   --eval-subsample N  score only N evaluation examples (fixed subset)
   --save              write the fine-tuned model (HF layout) to RUN_DIR/model
-  --export-delta      write RUN_DIR/delta.safetensors (changed entries only)`;
+  --export-delta      write RUN_DIR/delta.safetensors (changed entries only; predict --delta)`;
 
 const { values } = parseArgs({
   args: Deno.args,
   options: {
     dataset: { type: "string" },
-    fraction: { type: "string", default: "0.01" },
+    train: { type: "string" },
+    dev: { type: "string" },
+    test: { type: "string" },
+    format: { type: "string" },
+    "type-names": { type: "string" },
+    fraction: { type: "string" },
     method: { type: "string", default: "fishdip" },
     // Every method setting (k, m, n, rank, ...) as a flag; absent ones keep the registry's default.
     ...Object.fromEntries(
@@ -61,6 +90,8 @@ const { values } = parseArgs({
       ) => [key, { type: "string" }]),
     ) as Record<string, { type: "string" }>,
     epochs: { type: "string", default: "100" },
+    "max-steps": { type: "string" },
+    "pad-labels": { type: "string", default: "max" },
     batch: { type: "string", default: "8" },
     seed: { type: "string", default: "1" },
     "max-len": { type: "string", default: "256" },
@@ -77,14 +108,22 @@ const { values } = parseArgs({
     help: { type: "boolean", default: false },
   },
 });
-if (values.help || !values.dataset) {
+if (values.help || (!values.dataset && !values.train)) {
   console.log(USAGE);
   Deno.exit(values.help ? 0 : 2);
 }
-const dataset = values.dataset;
-if (!isDatasetName(dataset)) {
-  console.error(`unknown dataset "${dataset}"\n\n${USAGE}`);
+function usageError(message: string): never {
+  console.error(`${message}\n\n${USAGE}`);
   Deno.exit(2);
+}
+if (values.dataset && values.train) usageError("give --dataset NAME or --train FILE, not both");
+if (!values.train) {
+  for (const flag of ["dev", "test", "format", "type-names"] as const) {
+    if (values[flag] !== undefined) usageError(`--${flag} goes with --train (your own data)`);
+  }
+}
+if (values["pad-labels"] !== "max" && values["pad-labels"] !== "longest") {
+  usageError(`--pad-labels must be max or longest, got "${values["pad-labels"]}"`);
 }
 function num(name: string, v: string | undefined): number {
   const x = Number(v);
@@ -102,15 +141,200 @@ try {
   console.error(`${(e as Error).message}\n\n${USAGE}`);
   Deno.exit(2);
 }
-const info = DATASETS[dataset];
 // NAME@REV everywhere the backbone is named, so the run's record and delta say which commit it was.
 const backboneId = values.revision ? `${values.backbone}@${values.revision}` : values.backbone!;
 const maxLen = num("max-len", values["max-len"]);
 const seed = num("seed", values.seed);
+const maxSteps = values["max-steps"] ? num("max-steps", values["max-steps"]) : undefined;
+const evalSubsample = values["eval-subsample"] ? num("eval-subsample", values["eval-subsample"]) : undefined;
+// Checked before training, not after: a PEFT method's parameters are not in the backbone's
+// weights, so neither a delta of those weights nor a copy of them holds what it learnt.
+for (const flag of ["export-delta", "save"] as const) {
+  if (values[flag] && METHODS[method.name].kind === "peft") {
+    usageError(
+      `--${flag} needs a method that changes the backbone's weights; ${method.name} adds parameters ` +
+        `of its own (predict --model RUN_DIR reads them from the run's checkpoint)`,
+    );
+  }
+}
+
+/** Loads the backbone, or ends the command with the lookup's message. */
+async function backbone() {
+  await initBackend(parseBackendName(values.backend!));
+  return await loadBackbone(backboneId, { dataDir: values.data, dropoutSeed: seed }).catch((e) => {
+    if (!(e instanceof DownloadError)) throw e;
+    console.error(`error: ${e.message}`); // where it looked and what to do; a stack trace adds nothing
+    Deno.exit(1);
+  });
+}
+
+/** The sparse delta and the saved model, each with the run's record so predict can use them alone. */
+async function exportRun(
+  bb: Awaited<ReturnType<typeof backbone>>,
+  base: Map<string, Float32Array>,
+  runDir: string,
+  info: RunInfo | undefined,
+): Promise<void> {
+  const tuned = await exportT5Weights(bb.model);
+  if (values["export-delta"]) {
+    const path = `${runDir}/delta.safetensors`;
+    // With the run's record (a benchmark's SRL, DST or FewRel run has none), predict needs nothing else.
+    let changed: number;
+    if (info) changed = await writeFineTunedDelta(path, base, tuned, info);
+    else {
+      const delta = sparseDelta(base, tuned);
+      await writeDelta(path, delta, {
+        base: backboneId,
+        method: method.name,
+        [DELTA_BASE_KEY]: weightsFingerprint(base),
+      });
+      changed = deltaSize(delta);
+    }
+    const total = [...base.values()].reduce((a, w) => a + w.length, 0);
+    console.log(
+      `sparse delta: ${changed.toLocaleString()} of ${total.toLocaleString()} entries changed ` +
+        `(${(100 * changed / total).toFixed(3)} %) -> ${path}`,
+    );
+  }
+  if (values.save) {
+    if (info) await saveFineTuned(`${runDir}/model`, bb, info);
+    else {
+      await saveCheckpoint(
+        `${runDir}/model`,
+        new Map([...tuned].map(([n, w]) => [n, { shape: [...bb.model.param(n).shape], data: w }])),
+        bb.model.config as unknown as Record<string, unknown>,
+        { tokenizer: `${bb.dir}/spiece.model` },
+      );
+    }
+    console.log(`fine-tuned model -> ${runDir}/model`);
+  }
+}
+
+if (values.train) {
+  await fineTuneUserData(values.train);
+  Deno.exit(0);
+}
+
+/** `--train FILE ...`: the user's own data, from files to a run folder that predict can read. */
+async function fineTuneUserData(trainFile: string): Promise<void> {
+  let data: UserDataset;
+  try {
+    data = loadUserDataset({
+      train: trainFile,
+      dev: values.dev,
+      test: values.test,
+      format: values.format as UserFormat | undefined,
+      typeNames: values["type-names"],
+    });
+  } catch (e) {
+    // A bad file, type name or format is the user's to fix: the message says where; a stack does not.
+    if (!(e instanceof Error) || e instanceof TypeError || e instanceof RangeError) throw e;
+    console.error(`error: ${e.message}`);
+    Deno.exit(1);
+  }
+  const { schema } = data;
+  for (const split of ["train", "dev", "test"] as const) {
+    const file = values[split], examples = data[split];
+    if (!file || !examples) continue;
+    const scheme = data.schemes[file] ? `, ${data.schemes[file]} tags` : "";
+    const n = examples.reduce((a, e) => a + e.entities.length, 0);
+    const r = examples.reduce((a, e) => a + e.relations.length, 0);
+    console.error(`${split}: ${file}: ${examples.length} sentences, ${n} entities, ${r} relations${scheme}`);
+  }
+  const types = (ts: DatasetSchema["entityTypes"]) => ts.map((t) => `${t.short} ("${t.natural}")`).join(", ");
+  console.error(`entity types: ${types(schema.entityTypes)}`);
+  if (schema.relationTypes.length > 0) console.error(`relation types: ${types(schema.relationTypes)}`);
+  for (const note of data.notes) console.error(`note: ${note}`);
+  const evalSets = (["dev", "test"] as const).filter((s) => data[s] !== undefined);
+  if (!data.dev) {
+    console.error(
+      data.test
+        ? "no --dev file: the final model is scored on --test"
+        : "no --dev or --test file: no scores after training (predict on annotated sentences to get them)",
+    );
+  }
+  const fraction = values.fraction !== undefined ? num("fraction", values.fraction) : 1;
+  const train = fraction < 1 ? lowResourceSubset(data.train, fraction, seed) : data.train;
+  const name = trainFile.replace(/^.*\//, "").replace(/\.[^.]*$/, "");
+  const runDir = values["run-dir"] ?? `runs/${name}-${method.name}-s${seed}`;
+  const bb = await backbone();
+  const base = await exportT5Weights(bb.model);
+  const t0 = performance.now();
+  const tuned = await fineTune({
+    backbone: bb,
+    schema,
+    train,
+    method,
+    seed,
+    epochs: num("epochs", values.epochs),
+    batchSize: num("batch", values.batch),
+    maxSteps,
+    maxInputLength: maxLen,
+    maxOutputLength: maxLen,
+    padLabels: values["pad-labels"] as "max" | "longest",
+    runDir,
+    checkpointEvery: num("checkpoint-every", values["checkpoint-every"]),
+    resume: values.resume,
+    log: (m) => console.error(m),
+    data: Object.fromEntries(
+      [["train", trainFile], ["dev", values.dev], ["test", values.test], ["format", data.format]]
+        .filter((e): e is [string, string] => e[1] !== undefined),
+    ),
+  });
+  const trainSeconds = (performance.now() - t0) / 1000;
+  const metrics: Record<string, Record<string, number>> = {};
+  for (const split of evalSets) {
+    const examples = subsample(data[split]!, evalSubsample);
+    console.error(`evaluating on ${split} (${examples.length} sentences)`);
+    const scored = await scoreExamples({ backbone: bb, info: tuned.info }, examples);
+    metrics[split] = scored.metrics;
+    const long = scored.predictions.filter((p) => p.inputTokens !== undefined).length;
+    const cut = scored.predictions.filter((p) => p.outputCut).length;
+    if (long + cut > 0) {
+      console.error(
+        `note: ${long} ${split} sentence(s) over the input limit and ${cut} output(s) cut at the output ` +
+          `limit (${maxLen} tokens); --max-len raises both`,
+      );
+    }
+    console.log(`${split}:\n${typeScoresTable(scored.scores)}`);
+  }
+  tuned.setup.dispose();
+  await Deno.writeTextFile(
+    `${runDir}/metrics.json`,
+    JSON.stringify(
+      { metrics, steps: tuned.result.steps, trainSeconds, finalLoss: finalLoss(tuned.result) },
+      null,
+      2,
+    ),
+  );
+  await exportRun(bb, base, runDir, tuned.info);
+  bb.model.dispose();
+  console.log(
+    `run -> ${runDir}; predict with: deno task predict --model ${runDir} --input FILE --output FILE`,
+  );
+}
+
+/** Mean training loss of the last 10 steps (what the README's diagnostics call the final loss). */
+function finalLoss(r: { losses: { loss: number }[] }): number | undefined {
+  const last = r.losses.slice(-10);
+  return last.length ? last.reduce((a, l) => a + l.loss, 0) / last.length : undefined;
+}
+
+/** The same fixed evaluation subset runCell uses: shuffled with Python's random.seed(0), first N. */
+function subsample(examples: Example[], n: number | undefined): Example[] {
+  if (n === undefined || n >= examples.length) return examples;
+  const order = examples.map((_, i) => i);
+  new PythonRandom(0).shuffle(order);
+  return order.slice(0, n).map((i) => examples[i]);
+}
+
+const dataset = values.dataset!;
+if (!isDatasetName(dataset)) usageError(`unknown dataset "${dataset}"`);
+const info = DATASETS[dataset];
 const cell: Cell = {
   dataset,
   task: info.task,
-  fraction: num("fraction", values.fraction),
+  fraction: num("fraction", values.fraction ?? "0.01"),
   method,
   optimizer: { name: "adafactor", lr: 1e-2 },
   seed,
@@ -121,26 +345,36 @@ const cell: Cell = {
   maxOutputLengthEval: maxLen,
   decoding: "greedy",
   backbone: backboneId,
-  evaluate: [{
-    dataset,
-    split: info.evalSplit,
-    subsample: values["eval-subsample"] ? num("eval-subsample", values["eval-subsample"]) : undefined,
-  }],
+  evaluate: [{ dataset, split: info.evalSplit, subsample: evalSubsample }],
 };
+// Only when given, so that a run without them keeps its cell (and its id) as before.
+if (maxSteps !== undefined) cell.maxSteps = maxSteps;
+if (values["pad-labels"] === "longest") cell.padLabels = "longest";
 const runDir = values["run-dir"] ?? `runs/${dataset}-${method.name}-s${seed}`;
-await initBackend(parseBackendName(values.backend!));
-const backbone = await loadBackbone(backboneId, { dataDir: values.data, dropoutSeed: seed }).catch((e) => {
-  if (!(e instanceof DownloadError)) throw e;
-  console.error(`error: ${e.message}`); // where it looked and what to do; a stack trace adds nothing
-  Deno.exit(1);
-});
-const base = await exportT5Weights(backbone.model);
+const bb = await backbone();
+// The run's record for predict (entity and relation tasks; a benchmark's schema is fixed or read
+// with its data, as ADE's).
+const schema = info.task === "ner" || info.task === "joint_er"
+  ? info.schema ?? loadDataset(dataset, "train", { dataDir: values.data, ...info.seedOptions?.(seed) }).schema
+  : undefined;
+const runInfo: RunInfo | undefined = schema && {
+  format: "fishdip-run-v1",
+  backbone: backboneId,
+  method,
+  seed,
+  maxInputLength: maxLen,
+  maxOutputLength: maxLen,
+  schema,
+  data: { dataset, fraction: String(cell.fraction) },
+};
+if (runInfo) await writeRunInfo(`${runDir}/run.json`, runInfo);
+const base = await exportT5Weights(bb.model);
 const result = await runCell(cell, {
   dataDir: values.data,
   checkpointDir: `${runDir}/model`,
   log: (m) => console.error(m),
 }, {
-  backbone,
+  backbone: bb,
   runDir,
   checkpointEvery: num("checkpoint-every", values["checkpoint-every"]),
   resume: values.resume,
@@ -153,23 +387,5 @@ await Deno.writeTextFile(
   `${runDir}/metrics.json`,
   JSON.stringify({ cell, ...result, losses: undefined }, null, 2),
 );
-const tuned = await exportT5Weights(backbone.model);
-if (values["export-delta"]) {
-  const delta = sparseDelta(base, tuned);
-  await writeDelta(`${runDir}/delta.safetensors`, delta, { base: backboneId, method: method.name });
-  const total = [...base.values()].reduce((a, w) => a + w.length, 0);
-  console.log(
-    `sparse delta: ${deltaSize(delta).toLocaleString()} of ${total.toLocaleString()} entries changed ` +
-      `(${(100 * deltaSize(delta) / total).toFixed(3)} %) -> ${runDir}/delta.safetensors`,
-  );
-}
-if (values.save) {
-  await saveCheckpoint(
-    `${runDir}/model`,
-    new Map([...tuned].map(([n, w]) => [n, { shape: [...backbone.model.param(n).shape], data: w }])),
-    backbone.model.config as unknown as Record<string, unknown>,
-    { tokenizer: `${backbone.dir}/spiece.model` },
-  );
-  console.log(`fine-tuned model -> ${runDir}/model`);
-}
-backbone.model.dispose();
+await exportRun(bb, base, runDir, runInfo);
+bb.model.dispose();

@@ -96,6 +96,13 @@ export async function writeDelta(
 
 /** Reads a delta written by {@link writeDelta}; a missing half of a pair is an error naming it. */
 export async function readDelta(path: string): Promise<Map<string, ParamDelta>> {
+  return (await readDeltaFile(path)).delta;
+}
+
+/** A delta with the metadata {@link writeDelta} stored beside it (base, method, counts, ...). */
+export async function readDeltaFile(
+  path: string,
+): Promise<{ delta: Map<string, ParamDelta>; metadata: Record<string, string> }> {
   const f = await readSafetensors(path);
   if (f.metadata.format !== "fishdip-sparse-delta-v1") {
     throw new Error(`${path}: not a FISH-DIP sparse delta (metadata format "${f.metadata.format}")`);
@@ -112,5 +119,24 @@ export async function readDelta(path: string): Promise<Map<string, ParamDelta>> 
     }
     out.set(name, { indices, values: values.data as Float32Array });
   }
-  return out;
+  return { delta: out, metadata: f.metadata };
+}
+
+/**
+ * A short fingerprint of a set of weights (32-bit FNV-1a over the names and the bits of every
+ * value, in name order), stored with a delta so that applying it to another base, which would
+ * give a model that is neither, is refused instead.
+ */
+export function weightsFingerprint(weights: ReadonlyMap<string, Float32Array>): string {
+  let h = 0x811c9dc5;
+  const mix = (x: number) => {
+    h = Math.imul(h ^ x, 0x01000193) >>> 0;
+  };
+  for (const name of [...weights.keys()].sort()) {
+    for (let i = 0; i < name.length; i++) mix(name.charCodeAt(i));
+    const w = weights.get(name)!;
+    const bits = new Uint32Array(w.buffer, w.byteOffset, w.length);
+    for (let i = 0; i < bits.length; i++) mix(bits[i]);
+  }
+  return h.toString(16).padStart(8, "0");
 }

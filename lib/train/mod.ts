@@ -10,3 +10,6 @@ export * from "./trainer.ts";
 export * from "./evaluate.ts";
 export * from "./delta.ts";
 export * from "./backbone.ts";
+export * from "./fine_tune.ts";
+export * from "./tuned_model.ts";
+export * from "./predict_file.ts";
