@@ -6,8 +6,9 @@
  * `PER` or `works_for` becomes its lower-cased self with `_` and `-` as spaces (`per`, `works
  * for`) unless a `--type-names` file maps it: `{"PER": "person"}`, or with both kinds of type
  * `{"entities": {"PER": "person"}, "relations": {"works_for": "works for"}}`. A name the map gives
- * for a type the data does not have is an error (a typo would otherwise go unnoticed), and two
- * types may not share a natural name (the output could not tell them apart).
+ * for a type the data does not have is reported (a typo would otherwise go unnoticed; one file may
+ * serve several datasets), and two types may not share a natural name (the output could not tell
+ * them apart).
  *
  * ```ts
  * const data = loadUserDataset({ train: "my/train.conll", dev: "my/dev.conll" });
@@ -175,19 +176,25 @@ export function userSchema(
     entityTypes: named(entities, names.entities, "entity"),
     relationTypes: named(relations, names.relations, "relation"),
   };
-  const unused = (given: Record<string, string>, seen: Map<string, Seen>, kind: string) =>
-    Object.keys(given).filter((k) => !seen.has(k)).map((k) => `${kind} "${k}"`);
-  const flat = names.entities === names.relations;
-  const stray = flat
-    ? Object.keys(names.entities).filter((k) => !entities.has(k) && !relations.has(k)).map((k) => `"${k}"`)
-    : [...unused(names.entities, entities, "entity"), ...unused(names.relations, relations, "relation")];
-  if (stray.length > 0) {
-    throw new Error(
-      `--type-names names ${stray.join(", ")}, which the data does not use (its types: ` +
-        `${[...entities.keys(), ...relations.keys()].join(", ")})`,
+  return schema;
+}
+
+/**
+ * The types `names` gives a natural name to that `schema` does not have: likely typos, reported so
+ * a misspelt key does not silently leave its type with the default name.
+ */
+export function unusedTypeNames(names: TypeNames, schema: DatasetSchema): string[] {
+  const has = (types: LabelType[], k: string) => types.some((t) => t.short === k);
+  // A flat file names both kinds at once: a key is used if either kind has it.
+  if (names.entities === names.relations) {
+    return Object.keys(names.entities).filter((k) =>
+      !has(schema.entityTypes, k) && !has(schema.relationTypes, k)
     );
   }
-  return schema;
+  return [
+    ...Object.keys(names.entities).filter((k) => !has(schema.entityTypes, k)),
+    ...Object.keys(names.relations).filter((k) => !has(schema.relationTypes, k)),
+  ];
 }
 
 /**
@@ -268,6 +275,15 @@ export function loadUserDataset(files: UserDatasetFiles): UserDataset {
     ...r.relations.map((x) => x.type),
   ]));
   const notes = parts.flatMap((p) => markupNote(p.file, p.records));
+  const unused = names ? unusedTypeNames(names, schema) : [];
+  if (unused.length > 0) {
+    notes.push(
+      `--type-names names ${unused.map((k) => `"${k}"`).join(", ")}, which the data does not use ` +
+        `(a typo? its types: ${
+          [...schema.entityTypes, ...schema.relationTypes].map((t) => t.short).join(", ")
+        })`,
+    );
+  }
   for (const t of [...schema.entityTypes, ...schema.relationTypes]) {
     if (!trainTypes.has(t.short)) {
       notes.push(

@@ -7,6 +7,7 @@ import {
   loadUserFile,
   schemaFromJson,
   schemaToJson,
+  unusedTypeNames,
   userSchema,
 } from "./user.ts";
 import {
@@ -185,11 +186,10 @@ Deno.test("user schema: natural names by default and from --type-names; clashes 
   assertEquals(schema.task, "joint_er");
   assertEquals(schema.entityTypes, [{ short: "PER", natural: "person" }, { short: "ORG", natural: "org" }]);
   assertEquals(schema.relationTypes, [{ short: "works_for", natural: "works for" }]);
-  assertThrows(
-    () => userSchema([{ file: "d", records }], { entities: { PRE: "person" }, relations: {} }),
-    Error,
-    '--type-names names entity "PRE", which the data does not use',
-  );
+  const typo = { entities: { PRE: "person" }, relations: {} };
+  assertEquals(unusedTypeNames(typo, userSchema([{ file: "d", records }], typo)), ["PRE"]);
+  const flat = { PER: "person", works_for: "works for", LOC: "location" };
+  assertEquals(unusedTypeNames({ entities: flat, relations: flat }, schema), ["LOC"]);
   assertThrows(
     () => userSchema([{ file: "d", records }], { entities: { PER: "org" }, relations: {} }),
     Error,
@@ -208,7 +208,7 @@ Deno.test("loadUserDataset: train/dev/test, types from all files, notes, formats
   const f = files({
     "train.conll": "Ada B-PER\nvisited O\nOslo B-LOC\n\nBo B-PER\n",
     "dev.conll": "Acme B-ORG\n",
-    "names.json": JSON.stringify({ PER: "person", LOC: "location", ORG: "organization" }),
+    "names.json": JSON.stringify({ PER: "person", LOC: "location", ORG: "organization", PRE: "x" }),
   });
   const d = loadUserDataset({ train: f["train.conll"], dev: f["dev.conll"], typeNames: f["names.json"] });
   assertEquals(d.format, "conll");
@@ -223,8 +223,9 @@ Deno.test("loadUserDataset: train/dev/test, types from all files, notes, formats
   assertEquals(d.dev!.length, 1);
   assertEquals(d.test, undefined);
   assertEquals(d.schemes[f["train.conll"]], "IOB2");
-  assertEquals(d.notes.length, 1);
-  assert(d.notes[0].includes('type "ORG" occurs in dev/test but never in'), d.notes[0]);
+  assertEquals(d.notes.length, 2);
+  assert(d.notes[0].includes('--type-names names "PRE", which the data does not use (a typo?'), d.notes[0]);
+  assert(d.notes[1].includes('type "ORG" occurs in dev/test but never in'), d.notes[1]);
   assertThrows(
     () => loadUserDataset({ train: f["names.json"] + ".missing" }),
     Error,
