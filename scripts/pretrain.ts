@@ -52,6 +52,7 @@ import {
   recipeTasks,
 } from "../lib/pretrain/recipes.ts";
 import { filterTokenSource } from "../lib/pretrain/tasks.ts";
+import { backboneCard, type LeakageReport } from "../lib/pretrain/card.ts";
 import { t5ParameterShapes } from "../lib/t5/config.ts";
 import { createT5, exportT5Weights } from "../lib/t5/mod.ts";
 import { parseT5Config, type T5Config } from "../lib/t5/config.ts";
@@ -110,6 +111,22 @@ async function initGloveEmbedding(model: T5Model, tok: T5Tokenizer, file: string
   shared.assign(t);
   t.dispose();
   console.log(`GloVe initialisation: ${replaced} of ${tok.pieceCount} pieces have a GloVe word (${file})`);
+}
+
+/** The recipe's leakage counts and model card beside its exported checkpoint. */
+async function writeRecipeCard(work: string, dir: string, st: PretrainState) {
+  const leakage = JSON.parse(await Deno.readTextFile(`${work}/leakage.json`)) as LeakageReport;
+  await Deno.copyFile(`${work}/leakage.json`, `${dir}/leakage.json`);
+  const card = backboneCard(leakage, {
+    summary: await summarizePretraining(work),
+    minutes: st.seconds / 60,
+    steps: st.step,
+    tokens: st.tokensSeen,
+    command:
+      `FISHDIP_BLAS_THREADS=1 deno task pretrain --recipe ${leakage.recipe.name} --backend wasm+blas\n` +
+      `deno task pretrain --recipe ${leakage.recipe.name} --export data/models/${leakage.recipe.name}`,
+  });
+  await Deno.writeTextFile(`${dir}/README.md`, card);
 }
 
 /** The corpus's training sources, each without `forbidden` sentences; the counts dropped per source. */
@@ -213,7 +230,9 @@ async function main() {
       dtype: values["export-dtype"] as "BF16" | "F32",
       tokenizer: spiece,
     });
-    if (recipe) await Deno.copyFile(`${work}/leakage.json`, `${values.export}/leakage.json`);
+    if (recipe) {
+      await writeRecipeCard(work, values.export, await loadPretrainState(statePath, model, undefined));
+    }
     console.log(`exported ${statePath} -> ${values.export}`);
     model.dispose();
     return;

@@ -119,6 +119,12 @@ export interface DatasetInfo {
   metaTraining?: boolean;
   /** A stand-in for the reference's data, and what it replaces (printed under tables). */
   standIn?: { of: string; for: string };
+  /**
+   * The multi-task offline backbone that serves this dataset's rows in presets with per-dataset
+   * backbones: trained on other datasets' TANL tasks, never on this dataset's labels or evaluation
+   * sentences (`lib/pretrain/recipes.ts`, where a test checks that the recipe serves it).
+   */
+  offlineBackbone?: string;
 }
 
 /** TANL's ADE fold for a run seed (episode): `seed % 10`, so episodes 1..10 cover every fold. */
@@ -151,6 +157,7 @@ function loadFewRel(split: Split, opts: LoadDatasetOptions): LoadedSplit {
 export const DATASETS: Readonly<Record<DatasetName, DatasetInfo>> = {
   conll03: {
     name: "conll03",
+    offlineBackbone: "fishdip-t5-mini-mt-conll04",
     label: "CoNLL03",
     task: "ner",
     schema: CONLL03_SCHEMA,
@@ -188,6 +195,7 @@ export const DATASETS: Readonly<Record<DatasetName, DatasetInfo>> = {
   },
   conll04: {
     name: "conll04",
+    offlineBackbone: "fishdip-t5-mini-mt-conll03-ade",
     label: "CoNLL04",
     task: "joint_er",
     schema: CONLL04_SCHEMA,
@@ -284,6 +292,7 @@ export const DATASETS: Readonly<Record<DatasetName, DatasetInfo>> = {
   },
   ade: {
     name: "ade",
+    offlineBackbone: "fishdip-t5-mini-mt-conll04",
     label: "ADE (extra)",
     task: "joint_er",
     load: (split, opts) => ({ schema: loadAdeSchema(opts), examples: loadAde(split, opts) }),
@@ -306,6 +315,7 @@ export const DATASETS: Readonly<Record<DatasetName, DatasetInfo>> = {
   },
   fewrel: {
     name: "fewrel",
+    offlineBackbone: "fishdip-t5-mini-mt-conll04",
     label: "FewRel",
     task: "relation_classification",
     load: loadFewRel,
@@ -338,6 +348,7 @@ export const DATASETS: Readonly<Record<DatasetName, DatasetInfo>> = {
   },
   fewrel_standin: {
     name: "fewrel_standin",
+    offlineBackbone: "fishdip-t5-mini-mt-conll04",
     label: "FewRel val_nyt+val_semeval+val_pubmed",
     task: "relation_classification",
     load: loadFewRel,

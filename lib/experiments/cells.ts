@@ -62,6 +62,8 @@ export interface Cell {
   maxOutputLength: number;
   /** Generation length limit at evaluation. */
   maxOutputLengthEval: number;
+  /** Input length limit at evaluation (reference: `max_seq_length_eval`); absent: `maxInputLength`. */
+  maxInputLengthEval?: number;
   /**
    * How training labels are padded. Absent (the reference): to `maxOutputLength`, and the pads
    * count in the loss as in TANL. `longest`: to the batch's longest target — on a CPU, 256
@@ -70,7 +72,7 @@ export interface Cell {
   padLabels?: "longest";
   /** `greedy` generation, or `rank` (FewRel: the candidate relation with the least NLL). */
   decoding: "greedy" | "rank";
-  /** Backbone id: `t5-large` (paper) or `fishdip-t5-mini` (the offline backbone). */
+  /** Backbone id: `t5-large` (paper), or an offline backbone under `data/models/`. */
   backbone: string;
   /** What the final model is scored on; empty for meta-training. */
   evaluate: EvalTarget[];
@@ -150,5 +152,5 @@ export function regressingSamples(cell: Cell): number | undefined {
   if (cell.method.name !== "fishdip") return undefined;
   if (cell.method.n !== "rule") return cell.method.n;
   const examples = trainExamples(cell);
-  return examples === 0 ? 0 : numFisherSamples(examples, cell.batchSize);
+  return examples === 0 ? 0 : numFisherSamples(examples, cell.method.nBatch ?? cell.batchSize);
 }

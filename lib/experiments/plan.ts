@@ -28,6 +28,7 @@ import {
   epochsForSteps,
   evalKey,
   type EvalTarget,
+  trainSteps,
 } from "./cells.ts";
 import { PAPER_FEWREL_EPOCHS, PRESET_SPECS, type PresetName, type PresetSpec } from "./presets.ts";
 
@@ -102,13 +103,14 @@ export interface PlanOptions {
   availability?: Record<DatasetName, Availability>;
   /** Restrict to these tables (`--only`). */
   only?: TableName[];
-  /** Override the backbone id (a user-supplied checkpoint). */
+  /** Override the backbone id of every cell (a user-supplied checkpoint). */
   backbone?: string;
 }
 
 /** A preset expanded: the table entries, and the unique runnable cells (dependencies first). */
 export interface Plan {
   preset: PresetName;
+  /** The backbones the cells start from, comma-separated (one, unless the preset picks per dataset). */
   backbone: string;
   entries: Entry[];
   /** Unique cells whose data is present, meta-training cells before the cells they initialise. */
@@ -124,7 +126,11 @@ function pct(f: number): string {
 /** Expands a preset into table entries and cells, marking the ones whose data is missing. */
 export function planPreset(preset: PresetName | PresetSpec, opts: PlanOptions = {}): Plan {
   const spec = typeof preset === "string" ? PRESET_SPECS[preset] : preset;
-  const backbone = opts.backbone ?? spec.backbone;
+  // Per-dataset presets start each dataset's rows from the offline backbone that never saw its
+  // labels or evaluation sentences; a user's --backbone replaces every one.
+  const backboneOf = (dataset: DatasetName): string =>
+    opts.backbone ??
+      (spec.backbonePerDataset ? DATASETS[dataset].offlineBackbone ?? spec.backbone : spec.backbone);
   const avail = opts.availability ?? datasetAvailability(opts.dataDir);
   const only = opts.only ? new Set(opts.only) : undefined;
   const entries: Entry[] = [];
@@ -144,9 +150,20 @@ export function planPreset(preset: PresetName | PresetSpec, opts: PlanOptions = 
     return epochsForSteps(spec.epochs.steps, examples, spec.batchSize);
   };
 
-  // The preset's m is FISH-DIP's refresh interval; every other setting is the registry's default.
+  // The preset's m (and the batch n's rule counts) are FISH-DIP's; every other setting is the
+  // registry's default.
+  const fishdipPreset = { m: spec.m, ...(spec.nBatch === undefined ? {} : { nBatch: spec.nBatch }) };
   const presetMethod = (name: MethodName): MethodConfig =>
-    name === "fishdip" ? methodConfig("fishdip", { m: spec.m }) : methodConfig(name);
+    name === "fishdip" ? methodConfig("fishdip", fishdipPreset) : methodConfig(name);
+
+  /**
+   * The reference's step counter runs on across the seeds of one job (`--episodes 1-3` in one
+   * process), so the run of the i-th seed refreshes as if i earlier runs' steps had been counted.
+   */
+  const countedSteps = (cell: Cell, seedIndex: number): Cell => {
+    if (!spec.referenceStepCounter || cell.method.name !== "fishdip" || seedIndex === 0) return cell;
+    return { ...cell, method: { ...cell.method, stepOffset: seedIndex * trainSteps(cell) } };
+  };
 
   const evalTargets = (dataset: DatasetName): EvalTarget[] => {
     const names: DatasetName[] = [dataset, ...(DATASETS[dataset].alsoScoredOn ?? [])];
@@ -170,9 +187,12 @@ export function planPreset(preset: PresetName | PresetSpec, opts: PlanOptions = 
     maxInputLength: (DATASETS[dataset].lengthFactor ?? 1) * spec.maxInputLength,
     maxOutputLength: (DATASETS[dataset].lengthFactor ?? 1) * spec.maxOutputLength,
     maxOutputLengthEval: evalLength(dataset, spec),
+    ...(spec.name === "paper" && DATASETS[dataset].paperEvalLength !== undefined
+      ? { maxInputLengthEval: DATASETS[dataset].paperEvalLength }
+      : {}),
     padLabels: spec.padLabels,
     decoding: "greedy",
-    backbone,
+    backbone: backboneOf(dataset),
     evaluate: evalTargets(dataset),
     maxSteps: spec.maxSteps,
   });
@@ -205,7 +225,7 @@ export function planPreset(preset: PresetName | PresetSpec, opts: PlanOptions = 
       for (const metric of info.metrics) {
         const metricLabel = metric.replace(/_/g, " ").replace("f1", "F1");
         for (const m of methods) {
-          const cells = seeds.map((s) => lowResourceCell(dataset, fraction, m.method, s));
+          const cells = seeds.map((s, i) => countedSteps(lowResourceCell(dataset, fraction, m.method, s), i));
           entries.push({
             table,
             row: m.row ?? `${info.label} ${metricLabel}, ${pct(fraction)}`,
@@ -259,7 +279,7 @@ export function planPreset(preset: PresetName | PresetSpec, opts: PlanOptions = 
       maxOutputLengthEval: spec.maxOutputLength,
       padLabels: spec.padLabels,
       decoding: "rank",
-      backbone,
+      backbone: backboneOf(spec.meta.dataset),
       evaluate: [],
       saveCheckpoint: true,
       maxSteps: spec.maxSteps,
@@ -268,25 +288,27 @@ export function planPreset(preset: PresetName | PresetSpec, opts: PlanOptions = 
       for (const name of spec.fewShotMethods) {
         const method = presetMethod(name);
         const meta = metaCell(method);
-        const cells = spec.episodes.map((seed): Cell => ({
-          dataset: "fewrel",
-          task: "relation_classification",
-          episode: { ...ep },
-          method,
-          optimizer: { name: "adafactor", lr: 1e-2 },
-          seed,
-          epochs: epochsFor("fewrel", undefined, ep),
-          batchSize: spec.batchSize,
-          maxInputLength: spec.maxInputLength,
-          maxOutputLength: spec.maxOutputLength,
-          maxOutputLengthEval: spec.maxOutputLength,
-          padLabels: spec.padLabels,
-          decoding: "rank",
-          backbone,
-          evaluate: [{ dataset: "fewrel", split: "test" }],
-          init: cellId(meta),
-          maxSteps: spec.maxSteps,
-        }));
+        const cells = spec.episodes.map((seed, i): Cell =>
+          countedSteps({
+            dataset: "fewrel",
+            task: "relation_classification",
+            episode: { ...ep },
+            method,
+            optimizer: { name: "adafactor", lr: 1e-2 },
+            seed,
+            epochs: epochsFor("fewrel", undefined, ep),
+            batchSize: spec.batchSize,
+            maxInputLength: spec.maxInputLength,
+            maxOutputLength: spec.maxOutputLength,
+            maxOutputLengthEval: spec.maxOutputLength,
+            padLabels: spec.padLabels,
+            decoding: "rank",
+            backbone: backboneOf("fewrel"),
+            evaluate: [{ dataset: "fewrel", split: "test" }],
+            init: cellId(meta),
+            maxSteps: spec.maxSteps,
+          }, i)
+        );
         const needs = needsOf([meta, ...cells]);
         entries.push({
           table: "fewShot",
@@ -321,7 +343,7 @@ export function planPreset(preset: PresetName | PresetSpec, opts: PlanOptions = 
   }
 
   const fishdip = (patch: Partial<MethodConfigs["fishdip"]>): MethodConfig =>
-    methodConfig("fishdip", { m: spec.m, ...patch });
+    methodConfig("fishdip", { ...fishdipPreset, ...patch });
   const ablation = (table: TableName, rows: { row: string; x: number; method: MethodConfig }[]) =>
     settingEntries(
       table,
@@ -338,7 +360,7 @@ export function planPreset(preset: PresetName | PresetSpec, opts: PlanOptions = 
   if (want("ablationN")) {
     // The value the reference rule gives for this setting is the default run itself: reuse it.
     const examples = subsetSize(spec.ablation.fraction, DATASETS[spec.ablation.dataset].trainSize);
-    const rule = numFisherSamples(examples, spec.batchSize);
+    const rule = numFisherSamples(examples, spec.nBatch ?? spec.batchSize);
     ablation(
       "ablationN",
       spec.nValues.map((n) =>
@@ -382,7 +404,11 @@ export function planPreset(preset: PresetName | PresetSpec, opts: PlanOptions = 
       } else if (!seen.has(id)) seen.set(id, c);
     }
   }
-  return { preset: spec.name, backbone, entries, cells: [...seen.values()], blocked: [...blocked.values()] };
+  const cells = [...seen.values()];
+  const backbone = [...new Set(cells.length ? cells.map((c) => c.backbone) : [backboneOf("conll03")])].join(
+    ", ",
+  );
+  return { preset: spec.name, backbone, entries, cells, blocked: [...blocked.values()] };
 }
 
 /** The tables present in a plan, in report order. */

@@ -3,7 +3,7 @@ import { allAvailable, sharedAvailability } from "../../tests/experiments.ts";
 import { type DatasetName, DATASETS } from "../data/registry.ts";
 import { cellId, cellLabel, regressingSamples, trainSteps } from "./cells.ts";
 import { type Entry, planPreset, TABLES } from "./plan.ts";
-import { PRESETS } from "./presets.ts";
+import { PRESET_SPECS, PRESETS } from "./presets.ts";
 
 Deno.test("paper preset: reference epochs, batch 32, seeds, lengths, backbone", () => {
   const plan = planPreset("paper", { availability: allAvailable() });
@@ -142,4 +142,60 @@ Deno.test("ablationN: the value of the reference rule is the default run, not a 
   assert(row.cells.length > 0);
   for (const id of row.cells.map(cellId)) assert(low.cells.map(cellId).includes(id), id);
   assertEquals(regressingSamples(row.cells[0]), 3);
+});
+
+Deno.test("offline presets start each dataset's rows from its offline backbone; --backbone replaces them all", () => {
+  for (const preset of ["smoke", "quick", "cpu"] as const) {
+    const plan = planPreset(preset, { availability: allAvailable() });
+    for (const c of plan.cells) {
+      assertEquals(
+        c.backbone,
+        DATASETS[c.dataset].offlineBackbone ?? PRESET_SPECS[preset].backbone,
+        cellLabel(c),
+      );
+    }
+    const used = new Set(plan.cells.map((c) => c.backbone));
+    assert(used.has("fishdip-t5-mini-mt-conll04") && used.has("fishdip-t5-mini-mt-conll03-ade"), preset);
+    const user = planPreset(preset, { availability: allAvailable(), backbone: "t5-small" });
+    assertEquals(new Set(user.cells.map((c) => c.backbone)), new Set(["t5-small"]));
+    assertEquals(user.backbone, "t5-small");
+  }
+  for (const c of planPreset("paper", { availability: allAvailable() }).cells) {
+    assertEquals(c.backbone, "t5-large");
+  }
+});
+
+Deno.test("paper preset: FISH-DIP refreshes follow the reference's step counter across a job's seeds", async () => {
+  const { FishDip, fishDipSettings } = await import("../methods/fishdip.ts");
+  const plan = planPreset("paper", { availability: allAvailable() });
+  const entry = plan.entries.find((e) =>
+    e.table === "lowResource" && e.method === "fishdip" && e.cells[0].dataset === "conll03" &&
+    e.cells[0].fraction === 0.01
+  )!;
+  const steps = trainSteps(entry.cells[0]);
+  assertEquals(steps, 1250); // 250 epochs x ceil(140 / 32)
+  assertEquals(
+    entry.cells.map((c) => c.method.name === "fishdip" ? c.method.stepOffset : "not fishdip"),
+    [undefined, 1250, 2500],
+  );
+
+  // Refreshes per seed: 12, then 13 (at steps 50, 150, ..., 1250), then 12.
+  const refreshes = entry.cells.map((c) => {
+    const m = new FishDip(c.method.name === "fishdip" ? fishDipSettings(c.method) : {});
+    let n = 0;
+    for (let step = 1; step <= steps; step++) {
+      if ((m.config.stepOffset + step) % m.config.refreshEvery === 0) n++;
+    }
+    return n;
+  });
+  assertEquals(refreshes, [12, 13, 12]);
+  // CPU presets restart the count per run, and keep the reference's n with their batch of 8.
+  for (const c of planPreset("cpu", { availability: allAvailable() }).cells) {
+    if (c.method.name === "fishdip") {
+      assertEquals(c.method.stepOffset, undefined);
+      assertEquals(c.method.nBatch, 32);
+    }
+  }
+  // Reference evaluation lengths: inputs cut at max_seq_length_eval (512) where the config sets it.
+  assertEquals(entry.cells[0].maxInputLengthEval, 512);
 });

@@ -60,6 +60,12 @@ export interface FishDipConfig {
    * smaller batch.
    */
   nBatchSize: number | null;
+  /**
+   * Steps already counted before this run: refreshes fall where `(offset + step) % m == 0`. The
+   * reference's step counter is a process-wide global that runs on across the seeds (episodes) of
+   * one job, so its later seeds refresh at shifted steps; 0 restarts the count with every run.
+   */
+  stepOffset: number;
   /** Fisher accumulation: "square" (`--method square`, the scripts' choice) or "absolute". */
   gradType: "square" | "absolute";
   /** Dropout during the initial mask's passes. Reference: false (eval mode after loading). */
@@ -78,6 +84,7 @@ export const FISHDIP_DEFAULTS: Readonly<FishDipConfig> = Object.freeze({
   maxSamples: 25,
   scoreBatchSize: null,
   nBatchSize: null,
+  stepOffset: 0,
   gradType: "square",
   initialTraining: false,
   refreshTraining: true,
@@ -244,7 +251,7 @@ export class FishDip<E = unknown, B = unknown> implements SparseMethod<E, B> {
   }
 
   async beforeStep(step: number, ctx: MethodContext<E, B>): Promise<boolean> {
-    if (step % this.config.refreshEvery !== 0) return false;
+    if ((this.config.stepOffset + step) % this.config.refreshEvery !== 0) return false;
     this.replace(
       await this.computeMask(ctx, this.config.refreshKeepRatio, this.config.refreshTraining, step),
     );
@@ -278,6 +285,13 @@ export interface FishDipParams {
   m: number;
   /** Regressing samples: a fixed n, or `rule` (see {@link numFisherSamples}). */
   n: number | "rule";
+  /**
+   * The batch size the rule counts batches of (absent: the run's). The reference's is 32 (8 per
+   * GPU × 4), so a run with a smaller batch sets 32 here to keep the reference's n.
+   */
+  nBatch?: number;
+  /** Steps of the same job before this run (the reference's global step counter; absent: 0). */
+  stepOffset?: number;
 }
 
 /** The {@link FishDip} settings of paper-notation `k`, `m` and `n` (a fixed n is both bounds of the rule). */
@@ -287,6 +301,8 @@ export function fishDipSettings(p: FishDipParams): Partial<FishDipConfig> {
     refreshKeepRatio: p.k,
     refreshEvery: p.m,
     ...(p.n === "rule" ? {} : { minSamples: p.n, maxSamples: p.n }),
+    ...(p.nBatch === undefined ? {} : { nBatchSize: p.nBatch }),
+    ...(p.stepOffset === undefined ? {} : { stepOffset: p.stepOffset }),
   };
 }
 

@@ -142,11 +142,15 @@ export async function summarizePretraining(work: string): Promise<string> {
     return v.length ? (v.reduce((a, b) => a + b, 0) / v.length).toFixed(3) : "-";
   };
   // span and copy first (the self-supervised objectives), then every other objective logged.
-  const objectives = ["span", "copy"];
+  // (an objective that never ran, such as copy in a multi-task recipe, gets no column).
+  const objectives: string[] = [];
+  for (const name of ["span", "copy"]) {
+    if (log.some((r) => typeof r[`${name}_loss`] === "number")) objectives.push(name);
+  }
   for (const r of log) {
     for (const k of Object.keys(r)) {
       const m = /^(.+)_loss$/.exec(k);
-      if (m && !objectives.includes(m[1])) objectives.push(m[1]);
+      if (m && !objectives.includes(m[1]) && log.some((x) => typeof x[k] === "number")) objectives.push(m[1]);
     }
   }
   const lines = [

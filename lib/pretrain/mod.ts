@@ -24,3 +24,4 @@ export * from "./tasks.ts";
 export * from "./recipes.ts";
 export * from "./evaluate.ts";
 export * from "./loop.ts";
+export * from "./card.ts";

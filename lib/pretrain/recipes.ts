@@ -53,7 +53,7 @@ export const BACKBONE_RECIPES: Readonly<Record<string, BackboneRecipe>> = {
     weights: { span: 0.2, copy: 0, conll04: 0.5, fewrel_meta: 0.3 },
     batch: 16,
     maxLength: 128,
-    steps: 2400,
+    steps: 1600,
   },
   "fishdip-t5-mini-mt-conll03-ade": {
     name: "fishdip-t5-mini-mt-conll03-ade",
@@ -62,7 +62,7 @@ export const BACKBONE_RECIPES: Readonly<Record<string, BackboneRecipe>> = {
     weights: { span: 0.2, copy: 0, conll03: 0.35, ade: 0.25, fewrel_meta: 0.2 },
     batch: 16,
     maxLength: 128,
-    steps: 2400,
+    steps: 1600,
   },
 };
 

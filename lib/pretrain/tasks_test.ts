@@ -2,7 +2,8 @@ import { assertEquals, assertThrows } from "@std/assert";
 import type { Example } from "../data/types.ts";
 import { filterTokenSource, sentenceKey, withoutSentences } from "./tasks.ts";
 import { pickObjective } from "./loop.ts";
-import { BACKBONE_RECIPES, type BackboneRecipe, checkLeakageRule } from "./recipes.ts";
+import { BACKBONE_RECIPES, type BackboneRecipe, checkLeakageRule, type ServedDataset } from "./recipes.ts";
+import { DATASETS } from "../data/registry.ts";
 import type { Objective } from "./tasks.ts";
 
 const ex = (id: string, words: string): Example => ({
@@ -63,4 +64,14 @@ Deno.test("recipes: no backbone trains on the labels of a dataset it serves", ()
   assertEquals([...served].sort(), ["ade", "conll03", "conll04", "fewrel"]);
   const bad: BackboneRecipe = { ...BACKBONE_RECIPES["fishdip-t5-mini-mt-conll04"], serves: ["conll04"] };
   assertThrows(() => checkLeakageRule(bad), Error, "trains on its labels");
+});
+
+Deno.test("recipes: every dataset's offline backbone is a recipe that serves it", () => {
+  for (const d of Object.values(DATASETS)) {
+    if (!d.offlineBackbone) continue;
+    const recipe = BACKBONE_RECIPES[d.offlineBackbone];
+    assertEquals(recipe?.name, d.offlineBackbone, d.name);
+    const served = d.name === "fewrel_standin" || d.name === "fewrel_train_wiki" ? "fewrel" : d.name;
+    assertEquals(recipe.serves.includes(served as ServedDataset), true, `${d.name} served by ${recipe.name}`);
+  }
 });

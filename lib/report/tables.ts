@@ -502,16 +502,19 @@ export function manifestToMarkdown(m: Manifest): string {
   const lines = [
     `# Reproduction manifest (${m.preset})`,
     "",
-    `Backbone ${m.backbone}; generated ${m.generated} at commit ${m.gitCommit}. ` +
+    `Backbone${
+      m.backbone.includes(",") ? "s" : ""
+    } ${m.backbone}; generated ${m.generated} at commit ${m.gitCommit}. ` +
     `Cells: ${m.counts.done} done, ${m.counts.pending} pending, ${m.counts.needs} need data.`,
     "",
-    "| cell | id | tables | status | backend | commit | seconds | finished |",
-    "| --- | --- | --- | --- | --- | --- | ---: | --- |",
+    "| cell | id | tables | backbone | status | backend | commit | seconds | finished |",
+    "| --- | --- | --- | --- | --- | --- | --- | ---: | --- |",
     ...m.cells.map((c) =>
       mdRow([
         c.label,
         c.cellId,
         c.tables.join(" "),
+        c.backbone,
         c.status === "needs" ? `needs ${c.needs!.join(", ")}` : c.status,
         c.backend ?? "",
         c.gitCommit ? c.gitCommit.slice(0, 12) : "",

@@ -172,10 +172,20 @@ Deno.test("buildTables and the manifest on a whole preset with 'needs' rows", ()
   const done = m.cells.find((c) => c.status === "done")!;
   assertEquals([done.backend, done.gitCommit, done.seconds], ["wasm", "abc", 2]);
   assert(done.tables.length >= 1);
+  const md = manifestToMarkdown(m);
   assertStringIncludes(
-    manifestToMarkdown(m),
-    "| cell | id | tables | status | backend | commit | seconds | finished |",
+    md,
+    "| cell | id | tables | backbone | status | backend | commit | seconds | finished |",
   );
+  // Each dataset's rows name the backbone they started from.
+  const c03 = m.cells.find((c) => c.label.startsWith("conll03"))!;
+  const c04 = m.cells.find((c) => c.label.startsWith("conll04"))!;
+  assertEquals([c03.backbone, c04.backbone], [
+    "fishdip-t5-mini-mt-conll04",
+    "fishdip-t5-mini-mt-conll03-ade",
+  ]);
+  assertStringIncludes(md, `| ${c04.cellId} | ${c04.tables.join(" ")} | fishdip-t5-mini-mt-conll03-ade |`);
+  assertStringIncludes(md, "Backbones ");
 });
 
 Deno.test("diagnostics: score, reconstruction and final loss per entry, shared runs once", () => {

@@ -158,7 +158,7 @@ export async function runCell(
       metrics[evalKey(target)] = cell.decoding === "rank"
         ? await scoreFewRel(model, tokenizer, ev.examples, ev.schema, cell)
         : (await evaluateGeneration(model, tokenizer, ev.examples, ev.schema, {
-          maxInputLength: cell.maxInputLength,
+          maxInputLength: cell.maxInputLengthEval ?? cell.maxInputLength,
           maxOutputLength: cell.maxOutputLengthEval,
         })).metrics;
     }
