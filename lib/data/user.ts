@@ -102,7 +102,7 @@ export function readTypeNames(src: string | Partial<TypeNames> | Record<string, 
       throw new DataFormatError(file, "", `${key} must be an object of "TYPE": "natural name"`);
     }
     for (const [k, name] of Object.entries(v)) {
-      if (typeof name !== "string" || defaultNaturalName(name) === "") {
+      if (typeof name !== "string" || name.trim() === "") {
         throw new DataFormatError(
           file,
           "",
@@ -152,7 +152,10 @@ export function userSchema(
   const named = (seen: Map<string, Seen>, given: Record<string, string>, kind: string): LabelType[] => {
     const byNatural = new Map<string, Seen>();
     return [...seen.values()].map(({ type, where }) => {
-      const natural = defaultNaturalName(given[type] ?? type);
+      // A name the user gives is kept as written (spaces tidied); only derived names are lower-cased.
+      const natural = given[type] !== undefined
+        ? given[type].trim().replace(/\s+/g, " ")
+        : defaultNaturalName(type);
       const other = byNatural.get(natural);
       if (other) {
         throw new Error(
@@ -170,13 +173,12 @@ export function userSchema(
       return { short: type, natural };
     });
   };
-  const schema: DatasetSchema = {
+  return {
     name,
     task: relations.size > 0 ? "joint_er" : "ner",
     entityTypes: named(entities, names.entities, "entity"),
     relationTypes: named(relations, names.relations, "relation"),
   };
-  return schema;
 }
 
 /**
@@ -199,7 +201,7 @@ export function unusedTypeNames(names: TypeNames, schema: DatasetSchema): string
 
 /**
  * Resolves records' type strings against `schema`. A type the schema lacks is an error at its
- * line; records without annotation (`entities` absent) get none and `gold: false`.
+ * line; records without annotation (`entities` absent, prediction input) get no entities.
  */
 export function recordsToExamples(
   records: RawRecord[],

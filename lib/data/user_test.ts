@@ -180,15 +180,18 @@ Deno.test("user schema: natural names by default and from --type-names; clashes 
     "d",
   ).records;
   const schema = userSchema([{ file: "d", records }], {
-    entities: { PER: "person" },
+    entities: { PER: " Person  name " },
     relations: {},
   });
   assertEquals(schema.task, "joint_er");
-  assertEquals(schema.entityTypes, [{ short: "PER", natural: "person" }, { short: "ORG", natural: "org" }]);
+  assertEquals(schema.entityTypes, [{ short: "PER", natural: "Person name" }, {
+    short: "ORG",
+    natural: "org",
+  }]);
   assertEquals(schema.relationTypes, [{ short: "works_for", natural: "works for" }]);
   const typo = { entities: { PRE: "person" }, relations: {} };
   assertEquals(unusedTypeNames(typo, userSchema([{ file: "d", records }], typo)), ["PRE"]);
-  const flat = { PER: "person", works_for: "works for", LOC: "location" };
+  const flat = { PER: "Person name", works_for: "works for", LOC: "location" };
   assertEquals(unusedTypeNames({ entities: flat, relations: flat }, schema), ["LOC"]);
   assertThrows(
     () => userSchema([{ file: "d", records }], { entities: { PER: "org" }, relations: {} }),
