@@ -39,9 +39,9 @@ function methodKeys(): string {
 const USAGE = `deno task finetune --dataset NAME [options]
 deno task finetune --train FILE [--dev FILE] [--test FILE] [options]
   --dataset NAME      ${Object.values(DATASETS).filter((d) => !d.metaTraining).map((d) => d.name).join(", ")}
-  --train FILE        your own training data instead (types are read from it), and optionally
-  --dev FILE          the sentences scored after training (default: --test's, else none)
-  --test FILE         sentences scored too
+  --train FILE        your own annotated sentences instead (label types are read from them)
+  --dev FILE          annotated sentences scored per type after training
+  --test FILE         scored too (without --dev: the only scores; with neither, no scores)
   --format F          ${USER_FORMATS.join(" | ")} (default from the extension: .jsonl, .json = spert,
                       .conll/.bio/.iob/.tsv/.txt = conll): CoNLL columns (token first, tag last,
                       IOB1/IOB2/BIOES), JSON lines {"tokens", "entities": [{"start", "end", "type"}],
