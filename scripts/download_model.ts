@@ -15,15 +15,9 @@
  *
  * @module
  */
-import {
-  DEFAULT_ENDPOINT,
-  DownloadError,
-  downloadModel,
-  downloadSettings,
-} from "../lib/checkpoint/download.ts";
+import { DEFAULT_ENDPOINT, downloadModel, downloadSettings } from "../lib/checkpoint/download.ts";
 import { locateModel } from "../lib/checkpoint/locate.ts";
-import { CheckpointError } from "../lib/checkpoint/checkpoint.ts";
-import { SafetensorsError } from "../lib/checkpoint/safetensors.ts";
+import { runCommand, UsageError } from "../lib/config/cli.ts";
 
 const USAGE = `usage: deno task download-model NAME [options]
 
@@ -61,7 +55,7 @@ const VALUE_OPTIONS: Record<string, keyof Args> = {
   retries: "retries",
 };
 
-/** Parses the command line; throws an Error with a usage hint on bad input. */
+/** Parses the command line; throws a UsageError on bad input. */
 export function parseArgs(argv: string[]): Args | "help" {
   const values: Record<string, string> = {};
   const positional: string[] = [];
@@ -76,19 +70,21 @@ export function parseArgs(argv: string[]): Args | "help" {
     if (a.startsWith("--")) {
       const eq = a.indexOf("=");
       const key = a.slice(2, eq < 0 ? undefined : eq);
-      if (!(key in VALUE_OPTIONS)) throw new Error(`unknown option ${a}\n\n${USAGE}`);
+      if (!(key in VALUE_OPTIONS)) throw new UsageError(`unknown option ${a}`);
       const value = eq < 0 ? argv[++i] : a.slice(eq + 1);
-      if (value === undefined || value === "") throw new Error(`option --${key} needs a value`);
+      if (value === undefined || value === "") throw new UsageError(`option --${key} needs a value`);
       values[VALUE_OPTIONS[key]] = value;
       continue;
     }
     positional.push(a);
   }
-  if (positional.length !== 1) throw new Error(`expected exactly one model NAME\n\n${USAGE}`);
+  if (positional.length !== 1) throw new UsageError(`expected exactly one model NAME`);
   let retries: number | undefined;
   if (values.retries !== undefined) {
     retries = Number(values.retries);
-    if (!Number.isInteger(retries) || retries < 0) throw new Error(`--retries must be a whole number >= 0`);
+    if (!Number.isInteger(retries) || retries < 0) {
+      throw new UsageError(`--retries must be a whole number >= 0`);
+    }
   }
   return {
     name: positional[0],
@@ -102,45 +98,32 @@ export function parseArgs(argv: string[]): Args | "help" {
 }
 
 async function main(): Promise<number> {
-  let args: Args | "help";
-  try {
-    args = parseArgs(Deno.args);
-  } catch (e) {
-    console.error((e as Error).message);
-    return 2;
-  }
+  const args = parseArgs(Deno.args);
   if (args === "help") {
     console.log(USAGE);
     return 0;
   }
   const { name, out, ...opts } = args;
-  try {
-    if (downloadSettings(opts).offline && out === undefined) {
-      // Offline, the useful answer is whether the cache already has it.
-      const found = await locateModel(name, { ...opts, download: false });
-      console.error(`${name}: complete in ${found.dir} (offline: nothing downloaded)`);
-      return 0;
-    }
-    const res = await downloadModel(name, { ...opts, out });
-    let bytes = 0;
-    for (const f of res.files) bytes += (await Deno.stat(`${res.dir}/${f}`)).size;
-    console.error(
-      `${name}: ${res.files.length} files (${(bytes / 1e6).toFixed(1)} MB) at commit ${res.commit} in ` +
-        `${res.dir} (${res.downloaded.length} downloaded now)\n` +
-        (out === undefined
-          ? `use it with: --backbone ${name}${
-            args.revision ? `@${args.revision}` : ""
-          } (transformers finds it too)`
-          : `use it with: --backbone ${res.dir}`),
-    );
+  if (downloadSettings(opts).offline && out === undefined) {
+    // Offline, the useful answer is whether the cache already has it.
+    const found = await locateModel(name, { ...opts, download: false });
+    console.error(`${name}: complete in ${found.dir} (offline: nothing downloaded)`);
     return 0;
-  } catch (e) {
-    if (e instanceof DownloadError || e instanceof CheckpointError || e instanceof SafetensorsError) {
-      console.error(`error: ${e.message}`);
-      return 1;
-    }
-    throw e;
   }
+  const res = await downloadModel(name, { ...opts, out });
+  let bytes = 0;
+  for (const f of res.files) bytes += (await Deno.stat(`${res.dir}/${f}`)).size;
+  console.error(
+    `${name}: ${res.files.length} files (${(bytes / 1e6).toFixed(1)} MB) at commit ${res.commit} in ` +
+      `${res.dir} (${res.downloaded.length} downloaded now)\n` +
+      (out === undefined
+        ? `use it with: --backbone ${name}${
+          args.revision ? `@${args.revision}` : ""
+        } (transformers finds it too)`
+        : `use it with: --backbone ${res.dir}`),
+  );
+  return 0;
 }
 
-if (import.meta.main) Deno.exit(await main());
+// A lookup or download that fails ends through the shared handler: the error's name and what to do.
+if (import.meta.main) await runCommand(main, { usage: USAGE });

@@ -20,13 +20,13 @@ import { typeScoresTable } from "../lib/metrics/per_type.ts";
 import type { Cell } from "../lib/experiments/cells.ts";
 import { METHOD_NAMES, type MethodConfig, METHODS, parseMethodConfig } from "../lib/methods/registry.ts";
 import { exportT5Weights } from "../lib/t5/model.ts";
-import { DownloadError } from "../lib/checkpoint/download.ts";
 import { DEFAULT_BACKBONE, loadBackbone } from "../lib/train/backbone.ts";
 import { deltaSize, sparseDelta, weightsFingerprint, writeDelta } from "../lib/train/delta.ts";
 import { fineTune, type RunInfo, saveFineTuned, writeRunInfo } from "../lib/train/fine_tune.ts";
 import { scoreExamples } from "../lib/train/predict_file.ts";
 import { DELTA_BASE_KEY, writeFineTunedDelta } from "../lib/train/tuned_model.ts";
 import { runCell } from "../lib/reproduce/run_cell.ts";
+import { asUsage, runCommand, UsageError } from "../lib/config/cli.ts";
 
 /** Each method's settings and their defaults, one line per method, for the usage text. */
 function methodKeys(): string {
@@ -72,320 +72,310 @@ ${methodKeys()}
   --save              write the fine-tuned model (HF layout) to RUN_DIR/model
   --export-delta      write RUN_DIR/delta.safetensors (changed entries only; predict --delta)`;
 
-const { values } = parseArgs({
-  args: Deno.args,
-  options: {
-    dataset: { type: "string" },
-    train: { type: "string" },
-    dev: { type: "string" },
-    test: { type: "string" },
-    format: { type: "string" },
-    "type-names": { type: "string" },
-    fraction: { type: "string" },
-    method: { type: "string", default: "fishdip" },
-    // Every method setting (k, m, n, rank, ...) as a flag; absent ones keep the registry's default.
-    ...Object.fromEntries(
-      METHOD_NAMES.flatMap((name) => Object.keys(METHODS[name].defaults)).map((
-        key,
-      ) => [key, { type: "string" }]),
-    ) as Record<string, { type: "string" }>,
-    epochs: { type: "string", default: "100" },
-    "max-steps": { type: "string" },
-    "pad-labels": { type: "string", default: "max" },
-    batch: { type: "string", default: "8" },
-    seed: { type: "string", default: "1" },
-    "max-len": { type: "string", default: "256" },
-    backbone: { type: "string", default: DEFAULT_BACKBONE },
-    revision: { type: "string" },
-    backend: { type: "string", default: "auto" },
-    data: { type: "string" },
-    "run-dir": { type: "string" },
-    "checkpoint-every": { type: "string", default: "100" },
-    resume: { type: "boolean", default: false },
-    "eval-subsample": { type: "string" },
-    save: { type: "boolean", default: false },
-    "export-delta": { type: "boolean", default: false },
-    help: { type: "boolean", default: false },
-  },
-});
-if (values.help || (!values.dataset && !values.train)) {
-  console.log(USAGE);
-  Deno.exit(values.help ? 0 : 2);
-}
-function usageError(message: string): never {
-  console.error(`${message}\n\n${USAGE}`);
-  Deno.exit(2);
-}
-if (values.dataset && values.train) usageError("give --dataset NAME or --train FILE, not both");
-if (!values.train) {
-  for (const flag of ["dev", "test", "format", "type-names"] as const) {
-    if (values[flag] !== undefined) usageError(`--${flag} goes with --train (your own data)`);
-  }
-}
-if (values["pad-labels"] !== "max" && values["pad-labels"] !== "longest") {
-  usageError(`--pad-labels must be max or longest, got "${values["pad-labels"]}"`);
-}
-function num(name: string, v: string | undefined): number {
-  const x = Number(v);
-  if (!Number.isFinite(x)) {
-    console.error(`--${name} must be a number, got "${v}"`);
-    Deno.exit(2);
-  }
-  return x;
-}
-let method: MethodConfig;
-try {
-  const given = Object.entries(values).filter((e): e is [string, string] => typeof e[1] === "string");
-  method = parseMethodConfig(values.method!, Object.fromEntries(given));
-} catch (e) {
-  console.error(`${(e as Error).message}\n\n${USAGE}`);
-  Deno.exit(2);
-}
-// NAME@REV everywhere the backbone is named, so the run's record and delta say which commit it was.
-const backboneId = values.revision ? `${values.backbone}@${values.revision}` : values.backbone!;
-const maxLen = num("max-len", values["max-len"]);
-const seed = num("seed", values.seed);
-const maxSteps = values["max-steps"] ? num("max-steps", values["max-steps"]) : undefined;
-const evalSubsample = values["eval-subsample"] ? num("eval-subsample", values["eval-subsample"]) : undefined;
-// Checked before training, not after: a PEFT method's parameters are not in the backbone's
-// weights, so neither a delta of those weights nor a copy of them holds what it learnt.
-for (const flag of ["export-delta", "save"] as const) {
-  if (values[flag] && METHODS[method.name].kind === "peft") {
-    usageError(
-      `--${flag} needs a method that changes the backbone's weights; ${method.name} adds parameters ` +
-        `of its own (predict --model RUN_DIR reads them from the run's checkpoint)`,
-    );
-  }
-}
+// Every failure ends through one handler: the error's name, what to do, exit 1 (2 for a bad
+// command line); a stack trace only with FISHDIP_DEBUG=1.
+await runCommand(main, { usage: USAGE });
 
-/** Loads the backbone, or ends the command with the lookup's message. */
-async function backbone() {
-  await initBackend(parseBackendName(values.backend!));
-  return await loadBackbone(backboneId, { dataDir: values.data, dropoutSeed: seed }).catch((e) => {
-    if (!(e instanceof DownloadError)) throw e;
-    console.error(`error: ${e.message}`); // where it looked and what to do; a stack trace adds nothing
-    Deno.exit(1);
+async function main(): Promise<number | void> {
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: {
+      dataset: { type: "string" },
+      train: { type: "string" },
+      dev: { type: "string" },
+      test: { type: "string" },
+      format: { type: "string" },
+      "type-names": { type: "string" },
+      fraction: { type: "string" },
+      method: { type: "string", default: "fishdip" },
+      // Every method setting (k, m, n, rank, ...) as a flag; absent ones keep the registry's default.
+      ...Object.fromEntries(
+        METHOD_NAMES.flatMap((name) => Object.keys(METHODS[name].defaults)).map((
+          key,
+        ) => [key, { type: "string" }]),
+      ) as Record<string, { type: "string" }>,
+      epochs: { type: "string", default: "100" },
+      "max-steps": { type: "string" },
+      "pad-labels": { type: "string", default: "max" },
+      batch: { type: "string", default: "8" },
+      seed: { type: "string", default: "1" },
+      "max-len": { type: "string", default: "256" },
+      backbone: { type: "string", default: DEFAULT_BACKBONE },
+      revision: { type: "string" },
+      backend: { type: "string", default: "auto" },
+      data: { type: "string" },
+      "run-dir": { type: "string" },
+      "checkpoint-every": { type: "string", default: "100" },
+      resume: { type: "boolean", default: false },
+      "eval-subsample": { type: "string" },
+      save: { type: "boolean", default: false },
+      "export-delta": { type: "boolean", default: false },
+      help: { type: "boolean", default: false },
+    },
   });
-}
-
-/** The sparse delta and the saved model, each with the run's record so predict can use them alone. */
-async function exportRun(
-  bb: Awaited<ReturnType<typeof backbone>>,
-  base: Map<string, Float32Array>,
-  runDir: string,
-  info: RunInfo | undefined,
-): Promise<void> {
-  const tuned = await exportT5Weights(bb.model);
-  if (values["export-delta"]) {
-    const path = `${runDir}/delta.safetensors`;
-    // With the run's record (a benchmark's SRL, DST or FewRel run has none), predict needs nothing else.
-    let changed: number;
-    if (info) changed = await writeFineTunedDelta(path, base, tuned, info);
-    else {
-      const delta = sparseDelta(base, tuned);
-      await writeDelta(path, delta, {
-        base: backboneId,
-        method: method.name,
-        [DELTA_BASE_KEY]: weightsFingerprint(base),
-      });
-      changed = deltaSize(delta);
-    }
-    const total = [...base.values()].reduce((a, w) => a + w.length, 0);
-    console.log(
-      `sparse delta: ${changed.toLocaleString()} of ${total.toLocaleString()} entries changed ` +
-        `(${(100 * changed / total).toFixed(3)} %) -> ${path}`,
-    );
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
   }
-  if (values.save) {
-    if (info) await saveFineTuned(`${runDir}/model`, bb, info);
-    else {
-      await saveCheckpoint(
-        `${runDir}/model`,
-        new Map([...tuned].map(([n, w]) => [n, { shape: [...bb.model.param(n).shape], data: w }])),
-        bb.model.config as unknown as Record<string, unknown>,
-        { tokenizer: `${bb.dir}/spiece.model` },
+  function usageError(message: string): never {
+    throw new UsageError(message);
+  }
+  if (!values.dataset && !values.train) usageError("give --dataset NAME or --train FILE");
+  if (values.dataset && values.train) usageError("give --dataset NAME or --train FILE, not both");
+  if (!values.train) {
+    for (const flag of ["dev", "test", "format", "type-names"] as const) {
+      if (values[flag] !== undefined) usageError(`--${flag} goes with --train (your own data)`);
+    }
+  }
+  if (values["pad-labels"] !== "max" && values["pad-labels"] !== "longest") {
+    usageError(`--pad-labels must be max or longest, got "${values["pad-labels"]}"`);
+  }
+  function num(name: string, v: string | undefined): number {
+    const x = Number(v);
+    if (!Number.isFinite(x)) usageError(`--${name} must be a number, got "${v}"`);
+    return x;
+  }
+  const given = Object.entries(values).filter((e): e is [string, string] => typeof e[1] === "string");
+  const method: MethodConfig = asUsage(() => parseMethodConfig(values.method!, Object.fromEntries(given)));
+  // NAME@REV everywhere the backbone is named, so the run's record and delta say which commit it was.
+  const backboneId = values.revision ? `${values.backbone}@${values.revision}` : values.backbone!;
+  const backendName = asUsage(() => parseBackendName(values.backend!));
+  const maxLen = num("max-len", values["max-len"]);
+  const seed = num("seed", values.seed);
+  const maxSteps = values["max-steps"] ? num("max-steps", values["max-steps"]) : undefined;
+  const evalSubsample = values["eval-subsample"]
+    ? num("eval-subsample", values["eval-subsample"])
+    : undefined;
+  // Checked before training, not after: a PEFT method's parameters are not in the backbone's
+  // weights, so neither a delta of those weights nor a copy of them holds what it learnt.
+  for (const flag of ["export-delta", "save"] as const) {
+    if (values[flag] && METHODS[method.name].kind === "peft") {
+      usageError(
+        `--${flag} needs a method that changes the backbone's weights; ${method.name} adds parameters ` +
+          `of its own (predict --model RUN_DIR reads them from the run's checkpoint)`,
       );
     }
-    console.log(`fine-tuned model -> ${runDir}/model`);
   }
-}
 
-if (values.train) {
-  await fineTuneUserData(values.train);
-  Deno.exit(0);
-}
+  /** Loads the backbone (a failed lookup's message says where it looked and what to do). */
+  async function backbone() {
+    await initBackend(backendName);
+    return await loadBackbone(backboneId, { dataDir: values.data, dropoutSeed: seed });
+  }
 
-/** `--train FILE ...`: the user's own data, from files to a run folder that predict can read. */
-async function fineTuneUserData(trainFile: string): Promise<void> {
-  let data: UserDataset;
-  try {
-    data = loadUserDataset({
+  /** The sparse delta and the saved model, each with the run's record so predict can use them alone. */
+  async function exportRun(
+    bb: Awaited<ReturnType<typeof backbone>>,
+    base: Map<string, Float32Array>,
+    runDir: string,
+    info: RunInfo | undefined,
+  ): Promise<void> {
+    const tuned = await exportT5Weights(bb.model);
+    if (values["export-delta"]) {
+      const path = `${runDir}/delta.safetensors`;
+      // With the run's record (a benchmark's SRL, DST or FewRel run has none), predict needs nothing else.
+      let changed: number;
+      if (info) changed = await writeFineTunedDelta(path, base, tuned, info);
+      else {
+        const delta = sparseDelta(base, tuned);
+        await writeDelta(path, delta, {
+          base: backboneId,
+          method: method.name,
+          [DELTA_BASE_KEY]: weightsFingerprint(base),
+        });
+        changed = deltaSize(delta);
+      }
+      const total = [...base.values()].reduce((a, w) => a + w.length, 0);
+      console.log(
+        `sparse delta: ${changed.toLocaleString()} of ${total.toLocaleString()} entries changed ` +
+          `(${(100 * changed / total).toFixed(3)} %) -> ${path}`,
+      );
+    }
+    if (values.save) {
+      if (info) await saveFineTuned(`${runDir}/model`, bb, info);
+      else {
+        await saveCheckpoint(
+          `${runDir}/model`,
+          new Map([...tuned].map(([n, w]) => [n, { shape: [...bb.model.param(n).shape], data: w }])),
+          bb.model.config as unknown as Record<string, unknown>,
+          { tokenizer: `${bb.dir}/spiece.model` },
+        );
+      }
+      console.log(`fine-tuned model -> ${runDir}/model`);
+    }
+  }
+
+  if (values.train) return await fineTuneUserData(values.train);
+
+  /** `--train FILE ...`: the user's own data, from files to a run folder that predict can read. */
+  async function fineTuneUserData(trainFile: string): Promise<void> {
+    // A bad file, type name or format is the user's to fix: the error handler prints where.
+    const data: UserDataset = loadUserDataset({
       train: trainFile,
       dev: values.dev,
       test: values.test,
       format: values.format as UserFormat | undefined,
       typeNames: values["type-names"],
     });
-  } catch (e) {
-    // A bad file, type name or format is the user's to fix: the message says where; a stack does not.
-    if (!(e instanceof Error) || e instanceof TypeError || e instanceof RangeError) throw e;
-    console.error(`error: ${e.message}`);
-    Deno.exit(1);
-  }
-  const { schema } = data;
-  for (const split of ["train", "dev", "test"] as const) {
-    const file = values[split], examples = data[split];
-    if (!file || !examples) continue;
-    const scheme = data.schemes[file] ? `, ${data.schemes[file]} tags` : "";
-    const n = examples.reduce((a, e) => a + e.entities.length, 0);
-    const r = examples.reduce((a, e) => a + e.relations.length, 0);
-    console.error(`${split}: ${file}: ${examples.length} sentences, ${n} entities, ${r} relations${scheme}`);
-  }
-  const types = (ts: DatasetSchema["entityTypes"]) => ts.map((t) => `${t.short} ("${t.natural}")`).join(", ");
-  console.error(`entity types: ${types(schema.entityTypes)}`);
-  if (schema.relationTypes.length > 0) console.error(`relation types: ${types(schema.relationTypes)}`);
-  for (const note of data.notes) console.error(`note: ${note}`);
-  const evalSets = (["dev", "test"] as const).filter((s) => data[s] !== undefined);
-  if (!data.dev) {
-    console.error(
-      data.test
-        ? "no --dev file: the final model is scored on --test"
-        : "no --dev or --test file: no scores after training (predict on annotated sentences to get them)",
+    const { schema } = data;
+    for (const split of ["train", "dev", "test"] as const) {
+      const file = values[split], examples = data[split];
+      if (!file || !examples) continue;
+      const scheme = data.schemes[file] ? `, ${data.schemes[file]} tags` : "";
+      const n = examples.reduce((a, e) => a + e.entities.length, 0);
+      const r = examples.reduce((a, e) => a + e.relations.length, 0);
+      console.error(
+        `${split}: ${file}: ${examples.length} sentences, ${n} entities, ${r} relations${scheme}`,
+      );
+    }
+    const types = (ts: DatasetSchema["entityTypes"]) =>
+      ts.map((t) => `${t.short} ("${t.natural}")`).join(", ");
+    console.error(`entity types: ${types(schema.entityTypes)}`);
+    if (schema.relationTypes.length > 0) console.error(`relation types: ${types(schema.relationTypes)}`);
+    for (const note of data.notes) console.error(`note: ${note}`);
+    const evalSets = (["dev", "test"] as const).filter((s) => data[s] !== undefined);
+    if (!data.dev) {
+      console.error(
+        data.test
+          ? "no --dev file: the final model is scored on --test"
+          : "no --dev or --test file: no scores after training (predict on annotated sentences to get them)",
+      );
+    }
+    const fraction = values.fraction !== undefined ? num("fraction", values.fraction) : 1;
+    const train = fraction < 1 ? lowResourceSubset(data.train, fraction, seed) : data.train;
+    const name = trainFile.replace(/^.*\//, "").replace(/\.[^.]*$/, "");
+    const runDir = values["run-dir"] ?? `runs/${name}-${method.name}-s${seed}`;
+    const bb = await backbone();
+    const base = await exportT5Weights(bb.model);
+    const t0 = performance.now();
+    const tuned = await fineTune({
+      backbone: bb,
+      schema,
+      train,
+      method,
+      seed,
+      epochs: num("epochs", values.epochs),
+      batchSize: num("batch", values.batch),
+      maxSteps,
+      maxInputLength: maxLen,
+      maxOutputLength: maxLen,
+      padLabels: values["pad-labels"] as "max" | "longest",
+      runDir,
+      checkpointEvery: num("checkpoint-every", values["checkpoint-every"]),
+      resume: values.resume,
+      log: (m) => console.error(m),
+      data: Object.fromEntries(
+        [["train", trainFile], ["dev", values.dev], ["test", values.test], ["format", data.format]]
+          .filter((e): e is [string, string] => e[1] !== undefined),
+      ),
+    });
+    const trainSeconds = (performance.now() - t0) / 1000;
+    const metrics: Record<string, Record<string, number>> = {};
+    for (const split of evalSets) {
+      const examples = subsample(data[split]!, evalSubsample);
+      console.error(`evaluating on ${split} (${examples.length} sentences)`);
+      const scored = await scoreExamples({ backbone: bb, info: tuned.info }, examples);
+      metrics[split] = scored.metrics;
+      const long = scored.predictions.filter((p) => p.inputTokens !== undefined).length;
+      const cut = scored.predictions.filter((p) => p.outputCut).length;
+      if (long + cut > 0) {
+        console.error(
+          `note: ${long} ${split} sentence(s) over the input limit and ${cut} output(s) cut at the output ` +
+            `limit (${maxLen} tokens); --max-len raises both`,
+        );
+      }
+      console.log(`${split}:\n${typeScoresTable(scored.scores)}`);
+    }
+    tuned.setup.dispose();
+    await Deno.writeTextFile(
+      `${runDir}/metrics.json`,
+      JSON.stringify(
+        { metrics, steps: tuned.result.steps, trainSeconds, finalLoss: finalLoss(tuned.result) },
+        null,
+        2,
+      ),
+    );
+    await exportRun(bb, base, runDir, tuned.info);
+    bb.model.dispose();
+    console.log(
+      `run -> ${runDir}; predict with: deno task predict --model ${runDir} --input FILE --output FILE`,
     );
   }
-  const fraction = values.fraction !== undefined ? num("fraction", values.fraction) : 1;
-  const train = fraction < 1 ? lowResourceSubset(data.train, fraction, seed) : data.train;
-  const name = trainFile.replace(/^.*\//, "").replace(/\.[^.]*$/, "");
-  const runDir = values["run-dir"] ?? `runs/${name}-${method.name}-s${seed}`;
-  const bb = await backbone();
-  const base = await exportT5Weights(bb.model);
-  const t0 = performance.now();
-  const tuned = await fineTune({
-    backbone: bb,
-    schema,
-    train,
+
+  /** Mean training loss of the last 10 steps (what the README's diagnostics call the final loss). */
+  function finalLoss(r: { losses: { loss: number }[] }): number | undefined {
+    const last = r.losses.slice(-10);
+    return last.length ? last.reduce((a, l) => a + l.loss, 0) / last.length : undefined;
+  }
+
+  /** The same fixed evaluation subset runCell uses: shuffled with Python's random.seed(0), first N. */
+  function subsample(examples: Example[], n: number | undefined): Example[] {
+    if (n === undefined || n >= examples.length) return examples;
+    const order = examples.map((_, i) => i);
+    new PythonRandom(0).shuffle(order);
+    return order.slice(0, n).map((i) => examples[i]);
+  }
+
+  const dataset = values.dataset!;
+  if (!isDatasetName(dataset)) usageError(`unknown dataset "${dataset}"`);
+  const info = DATASETS[dataset];
+  const cell: Cell = {
+    dataset,
+    task: info.task,
+    fraction: num("fraction", values.fraction ?? "0.01"),
     method,
+    optimizer: { name: "adafactor", lr: 1e-2 },
     seed,
     epochs: num("epochs", values.epochs),
     batchSize: num("batch", values.batch),
-    maxSteps,
     maxInputLength: maxLen,
     maxOutputLength: maxLen,
-    padLabels: values["pad-labels"] as "max" | "longest",
+    maxOutputLengthEval: maxLen,
+    decoding: "greedy",
+    backbone: backboneId,
+    evaluate: [{ dataset, split: info.evalSplit, subsample: evalSubsample }],
+  };
+  // Only when given, so that a run without them keeps its cell (and its id) as before.
+  if (maxSteps !== undefined) cell.maxSteps = maxSteps;
+  if (values["pad-labels"] === "longest") cell.padLabels = "longest";
+  const runDir = values["run-dir"] ?? `runs/${dataset}-${method.name}-s${seed}`;
+  const bb = await backbone();
+  // The run's record for predict (entity and relation tasks; a benchmark's schema is fixed or read
+  // with its data, as ADE's).
+  const schema = info.task === "ner" || info.task === "joint_er"
+    ? info.schema ??
+      loadDataset(dataset, "train", { dataDir: values.data, ...info.seedOptions?.(seed) }).schema
+    : undefined;
+  const runInfo: RunInfo | undefined = schema && {
+    format: "fishdip-run-v1",
+    backbone: backboneId,
+    method,
+    seed,
+    maxInputLength: maxLen,
+    maxOutputLength: maxLen,
+    schema,
+    data: { dataset, fraction: String(cell.fraction) },
+  };
+  if (runInfo) await writeRunInfo(`${runDir}/run.json`, runInfo);
+  const base = await exportT5Weights(bb.model);
+  const result = await runCell(cell, {
+    dataDir: values.data,
+    checkpointDir: `${runDir}/model`,
+    log: (m) => console.error(m),
+  }, {
+    backbone: bb,
     runDir,
     checkpointEvery: num("checkpoint-every", values["checkpoint-every"]),
     resume: values.resume,
-    log: (m) => console.error(m),
-    data: Object.fromEntries(
-      [["train", trainFile], ["dev", values.dev], ["test", values.test], ["format", data.format]]
-        .filter((e): e is [string, string] => e[1] !== undefined),
-    ),
   });
-  const trainSeconds = (performance.now() - t0) / 1000;
-  const metrics: Record<string, Record<string, number>> = {};
-  for (const split of evalSets) {
-    const examples = subsample(data[split]!, evalSubsample);
-    console.error(`evaluating on ${split} (${examples.length} sentences)`);
-    const scored = await scoreExamples({ backbone: bb, info: tuned.info }, examples);
-    metrics[split] = scored.metrics;
-    const long = scored.predictions.filter((p) => p.inputTokens !== undefined).length;
-    const cut = scored.predictions.filter((p) => p.outputCut).length;
-    if (long + cut > 0) {
-      console.error(
-        `note: ${long} ${split} sentence(s) over the input limit and ${cut} output(s) cut at the output ` +
-          `limit (${maxLen} tokens); --max-len raises both`,
-      );
-    }
-    console.log(`${split}:\n${typeScoresTable(scored.scores)}`);
+  for (const [key, metrics] of Object.entries(result.metrics)) {
+    const shown = Object.entries(metrics).map(([m, v]) => `${m} ${(100 * v).toFixed(2)}`).join(", ");
+    console.log(`${key}: ${shown}`);
   }
-  tuned.setup.dispose();
   await Deno.writeTextFile(
     `${runDir}/metrics.json`,
-    JSON.stringify(
-      { metrics, steps: tuned.result.steps, trainSeconds, finalLoss: finalLoss(tuned.result) },
-      null,
-      2,
-    ),
+    JSON.stringify({ cell, ...result, losses: undefined }, null, 2),
   );
-  await exportRun(bb, base, runDir, tuned.info);
+  await exportRun(bb, base, runDir, runInfo);
   bb.model.dispose();
-  console.log(
-    `run -> ${runDir}; predict with: deno task predict --model ${runDir} --input FILE --output FILE`,
-  );
 }
-
-/** Mean training loss of the last 10 steps (what the README's diagnostics call the final loss). */
-function finalLoss(r: { losses: { loss: number }[] }): number | undefined {
-  const last = r.losses.slice(-10);
-  return last.length ? last.reduce((a, l) => a + l.loss, 0) / last.length : undefined;
-}
-
-/** The same fixed evaluation subset runCell uses: shuffled with Python's random.seed(0), first N. */
-function subsample(examples: Example[], n: number | undefined): Example[] {
-  if (n === undefined || n >= examples.length) return examples;
-  const order = examples.map((_, i) => i);
-  new PythonRandom(0).shuffle(order);
-  return order.slice(0, n).map((i) => examples[i]);
-}
-
-const dataset = values.dataset!;
-if (!isDatasetName(dataset)) usageError(`unknown dataset "${dataset}"`);
-const info = DATASETS[dataset];
-const cell: Cell = {
-  dataset,
-  task: info.task,
-  fraction: num("fraction", values.fraction ?? "0.01"),
-  method,
-  optimizer: { name: "adafactor", lr: 1e-2 },
-  seed,
-  epochs: num("epochs", values.epochs),
-  batchSize: num("batch", values.batch),
-  maxInputLength: maxLen,
-  maxOutputLength: maxLen,
-  maxOutputLengthEval: maxLen,
-  decoding: "greedy",
-  backbone: backboneId,
-  evaluate: [{ dataset, split: info.evalSplit, subsample: evalSubsample }],
-};
-// Only when given, so that a run without them keeps its cell (and its id) as before.
-if (maxSteps !== undefined) cell.maxSteps = maxSteps;
-if (values["pad-labels"] === "longest") cell.padLabels = "longest";
-const runDir = values["run-dir"] ?? `runs/${dataset}-${method.name}-s${seed}`;
-const bb = await backbone();
-// The run's record for predict (entity and relation tasks; a benchmark's schema is fixed or read
-// with its data, as ADE's).
-const schema = info.task === "ner" || info.task === "joint_er"
-  ? info.schema ?? loadDataset(dataset, "train", { dataDir: values.data, ...info.seedOptions?.(seed) }).schema
-  : undefined;
-const runInfo: RunInfo | undefined = schema && {
-  format: "fishdip-run-v1",
-  backbone: backboneId,
-  method,
-  seed,
-  maxInputLength: maxLen,
-  maxOutputLength: maxLen,
-  schema,
-  data: { dataset, fraction: String(cell.fraction) },
-};
-if (runInfo) await writeRunInfo(`${runDir}/run.json`, runInfo);
-const base = await exportT5Weights(bb.model);
-const result = await runCell(cell, {
-  dataDir: values.data,
-  checkpointDir: `${runDir}/model`,
-  log: (m) => console.error(m),
-}, {
-  backbone: bb,
-  runDir,
-  checkpointEvery: num("checkpoint-every", values["checkpoint-every"]),
-  resume: values.resume,
-});
-for (const [key, metrics] of Object.entries(result.metrics)) {
-  const shown = Object.entries(metrics).map(([m, v]) => `${m} ${(100 * v).toFixed(2)}`).join(", ");
-  console.log(`${key}: ${shown}`);
-}
-await Deno.writeTextFile(
-  `${runDir}/metrics.json`,
-  JSON.stringify({ cell, ...result, losses: undefined }, null, 2),
-);
-await exportRun(bb, base, runDir, runInfo);
-bb.model.dispose();

@@ -13,6 +13,7 @@ import { parseArgs } from "node:util";
 import { initBackend, parseBackendName } from "../lib/backend/mod.ts";
 import { USER_FORMATS, type UserFormat } from "../lib/data/user.ts";
 import { predictFile } from "../lib/train/predict_file.ts";
+import { asUsage, runCommand, UsageError } from "../lib/config/cli.ts";
 
 const USAGE = `deno task predict --model DIR --input FILE --output FILE [options]
 deno task predict --base DIR --delta FILE --input FILE --output FILE [options]
@@ -31,55 +32,60 @@ deno task predict --base DIR --delta FILE --input FILE --output FILE [options]
   --backend B         auto | webgpu | wasm | cpu | wasm+blas (default auto)
   --data DIR          data directory (the T5 vocabulary, when a checkpoint has none)`;
 
-const { values } = parseArgs({
-  args: Deno.args,
-  options: {
-    model: { type: "string" },
-    base: { type: "string" },
-    delta: { type: "string" },
-    input: { type: "string" },
-    "input-format": { type: "string" },
-    output: { type: "string" },
-    "output-format": { type: "string", default: "jsonl" },
-    batch: { type: "string", default: "16" },
-    "max-len": { type: "string" },
-    backend: { type: "string", default: "auto" },
-    data: { type: "string" },
-    help: { type: "boolean", default: false },
-  },
-});
-function usageError(message: string): never {
-  console.error(`${message}\n\n${USAGE}`);
-  Deno.exit(2);
-}
-if (values.help) {
-  console.log(USAGE);
-  Deno.exit(0);
-}
-if (!values.model && !values.delta) usageError("give --model DIR, or --delta FILE (and --base DIR)");
-if (!values.input || !values.output) usageError("give --input FILE and --output FILE");
-const outputFormat = values["output-format"];
-if (outputFormat !== "jsonl" && outputFormat !== "conll") {
-  usageError(`--output-format must be jsonl or conll, got "${outputFormat}"`);
-}
-const inputFormat = values["input-format"];
-if (
-  inputFormat !== undefined && inputFormat !== "txt" &&
-  !(USER_FORMATS as readonly string[]).includes(inputFormat)
-) {
-  usageError(`--input-format must be txt, ${USER_FORMATS.join(", ")}; got "${inputFormat}"`);
-}
-function positive(name: string, v: string | undefined): number | undefined {
-  if (v === undefined) return undefined;
-  const x = Number(v);
-  if (!Number.isInteger(x) || x < 1) usageError(`--${name} must be a whole number of at least 1, got "${v}"`);
-  return x;
-}
-const maxLen = positive("max-len", values["max-len"]);
+// Bad input, a folder that is not a run, a delta for another base: the error handler names the
+// error and what to do (lib/config/cli.ts).
+await runCommand(main, { usage: USAGE });
 
-await initBackend(parseBackendName(values.backend!));
-const t0 = performance.now();
-try {
+async function main(): Promise<number | void> {
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: {
+      model: { type: "string" },
+      base: { type: "string" },
+      delta: { type: "string" },
+      input: { type: "string" },
+      "input-format": { type: "string" },
+      output: { type: "string" },
+      "output-format": { type: "string", default: "jsonl" },
+      batch: { type: "string", default: "16" },
+      "max-len": { type: "string" },
+      backend: { type: "string", default: "auto" },
+      data: { type: "string" },
+      help: { type: "boolean", default: false },
+    },
+  });
+  function usageError(message: string): never {
+    throw new UsageError(message);
+  }
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  if (!values.model && !values.delta) usageError("give --model DIR, or --delta FILE (and --base DIR)");
+  if (!values.input || !values.output) usageError("give --input FILE and --output FILE");
+  const outputFormat = values["output-format"];
+  if (outputFormat !== "jsonl" && outputFormat !== "conll") {
+    usageError(`--output-format must be jsonl or conll, got "${outputFormat}"`);
+  }
+  const inputFormat = values["input-format"];
+  if (
+    inputFormat !== undefined && inputFormat !== "txt" &&
+    !(USER_FORMATS as readonly string[]).includes(inputFormat)
+  ) {
+    usageError(`--input-format must be txt, ${USER_FORMATS.join(", ")}; got "${inputFormat}"`);
+  }
+  function positive(name: string, v: string | undefined): number | undefined {
+    if (v === undefined) return undefined;
+    const x = Number(v);
+    if (!Number.isInteger(x) || x < 1) {
+      usageError(`--${name} must be a whole number of at least 1, got "${v}"`);
+    }
+    return x;
+  }
+  const maxLen = positive("max-len", values["max-len"]);
+
+  await initBackend(asUsage(() => parseBackendName(values.backend!)));
+  const t0 = performance.now();
   const summary = await predictFile({
     model: values.model,
     base: values.base,
@@ -104,9 +110,4 @@ try {
           ` (per type: ${summary.scoresPath})`
         : ""),
   );
-} catch (e) {
-  // Bad input, a folder that is not a run, a delta for another base: the message says what to do.
-  if (!(e instanceof Error) || e instanceof TypeError || e instanceof RangeError) throw e;
-  console.error(`error: ${e.message}`);
-  Deno.exit(1);
 }

@@ -7,8 +7,11 @@
  * where it stopped; shards split the grid across machines, and `--workers N` runs N shards at
  * once on this machine (lib/reproduce/workers.ts). The options: lib/reproduce/cli.ts.
  */
-import { reproduceCommand } from "../lib/reproduce/cli.ts";
+import { runCommand } from "../lib/config/cli.ts";
+import { REPRODUCE_USAGE_FULL, reproduceCommand } from "../lib/reproduce/cli.ts";
 
-// The exit status is set only on failure, so a successful run ends when its last task does.
-const status = await reproduceCommand(Deno.args, new URL(import.meta.url).pathname);
-if (status !== 0) Deno.exit(status);
+// One handler for every failure: the error's name and what to do, exit 1 (2 for a bad command
+// line), a stack trace only with FISHDIP_DEBUG=1.
+await runCommand(() => reproduceCommand(Deno.args, new URL(import.meta.url).pathname), {
+  usage: REPRODUCE_USAGE_FULL,
+});

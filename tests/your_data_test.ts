@@ -156,7 +156,8 @@ Deno.test({
       assertEquals(bad.code, 1);
       assertEquals(
         bad.err.trim(),
-        `error: ${dir}/bad.jsonl:1: entity 0: span out of range: [1, 5) is not inside the 2 tokens (start < end <= 2, end exclusive)`,
+        `error (DataFormatError): ${dir}/bad.jsonl:1: entity 0: span out of range: [1, 5) is not inside the 2 tokens (start < end <= 2, end exclusive)\n` +
+          "what to do: fix or replace the file named above (at the line it gives; --format chooses how it is read)",
       );
       const both = await deno(["scripts/finetune.ts", "--train", `${dir}/bad.jsonl`, "--dataset", "conll04"]);
       assertEquals(both.code, 2);

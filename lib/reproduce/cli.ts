@@ -6,6 +6,7 @@
  * @module
  */
 import { BACKEND_NAMES, parseBackendName } from "../backend/mod.ts";
+import { asUsage, UsageError } from "../config/cli.ts";
 import { dataDir } from "../config/paths.ts";
 import { parseShard } from "../experiments/estimate.ts";
 import type { TableName } from "../experiments/plan.ts";
@@ -52,7 +53,7 @@ export function parseReproduceArgs(args: string[]): ReproduceArgs {
     const next = () => {
       const v = value ?? args[++i];
       if (v === undefined || (value === undefined && v.startsWith("--"))) {
-        throw new Error(`${a} needs a value`);
+        throw new UsageError(`${a} needs a value`);
       }
       return v;
     };
@@ -60,7 +61,7 @@ export function parseReproduceArgs(args: string[]): ReproduceArgs {
       case "--preset": {
         const p = next();
         if (!(PRESETS as readonly string[]).includes(p)) {
-          throw new Error(`unknown preset ${p} (${PRESETS.join(", ")})`);
+          throw new UsageError(`unknown preset ${p} (${PRESETS.join(", ")})`);
         }
         out.preset = p as PresetName;
         break;
@@ -69,21 +70,21 @@ export function parseReproduceArgs(args: string[]): ReproduceArgs {
         const ts = next().split(",").map((t) => t.trim()).filter(Boolean);
         for (const t of ts) {
           if (!(TABLES as readonly string[]).includes(t)) {
-            throw new Error(`unknown table ${t} (${TABLES.join(", ")})`);
+            throw new UsageError(`unknown table ${t} (${TABLES.join(", ")})`);
           }
         }
         out.only = ts as TableName[];
         break;
       }
       case "--shard":
-        out.shard = parseShard(next());
+        out.shard = asUsage(() => parseShard(next()));
         break;
       case "--shard-pending":
         out.shardPending = true;
         break;
       case "--workers": {
         const n = Number(next());
-        if (!Number.isInteger(n) || n < 1) throw new Error(`--workers expects a count of processes`);
+        if (!Number.isInteger(n) || n < 1) throw new UsageError(`--workers expects a count of processes`);
         out.workers = n;
         break;
       }
@@ -98,7 +99,7 @@ export function parseReproduceArgs(args: string[]): ReproduceArgs {
         break;
       case "--max-cells": {
         const k = Number(next());
-        if (!Number.isInteger(k) || k < 0) throw new Error(`--max-cells expects a count`);
+        if (!Number.isInteger(k) || k < 0) throw new UsageError(`--max-cells expects a count`);
         out.maxCells = k;
         break;
       }
@@ -119,14 +120,16 @@ export function parseReproduceArgs(args: string[]): ReproduceArgs {
         out.help = true;
         break;
       default:
-        throw new Error(`unknown argument ${args[i]}\n${REPRODUCE_USAGE}`);
+        throw new UsageError(`unknown argument ${args[i]}`);
     }
   }
   if (out.workers && out.workers > 1 && out.shard) {
-    throw new Error("--workers and --shard do not combine: run one shard per machine, or N workers on one");
+    throw new UsageError(
+      "--workers and --shard do not combine: run one shard per machine, or N workers on one",
+    );
   }
   if (out.shardPending && !out.shard) {
-    throw new Error("--shard-pending needs --shard i/N (--workers passes both to its workers)");
+    throw new UsageError("--shard-pending needs --shard i/N (--workers passes both to its workers)");
   }
   return out;
 }
@@ -144,28 +147,25 @@ export function takeBackend(args: string[]): { backend?: string; rest: string[] 
   return { backend, rest };
 }
 
+/** The usage text with `--backend`, which {@link takeBackend} handles apart from the rest. */
+export const REPRODUCE_USAGE_FULL = `${REPRODUCE_USAGE}\n  --backend B       ${
+  BACKEND_NAMES.join(" | ")
+} (default auto, or $TF_BACKEND)`;
+
 /**
- * Runs `deno task reproduce ARGS` and returns its exit status: 0, 1 when a cell (or a worker)
- * failed, 2 for a bad command line. `script` is the entry point the `--workers` processes run.
+ * Runs `deno task reproduce ARGS` and returns its exit status: 0, or 1 when a cell (or a worker)
+ * failed; throws a UsageError for a bad command line and lets other errors through, for the
+ * command-line tools' handler (lib/config/cli.ts) to report. `script` is the entry point the
+ * `--workers` processes run.
  */
 export async function reproduceCommand(argv: string[], script: string): Promise<number> {
   const { backend, rest } = takeBackend(argv);
-  let args;
-  try {
-    args = parseReproduceArgs(rest);
-  } catch (e) {
-    console.error(
-      `${(e as Error).message}\n\n${REPRODUCE_USAGE}\n  --backend B       ${BACKEND_NAMES.join(" | ")}`,
-    );
-    return 2;
-  }
+  const args = parseReproduceArgs(rest);
   if (args.help) {
-    console.log(
-      `${REPRODUCE_USAGE}\n  --backend B       ${BACKEND_NAMES.join(" | ")} (default auto, or $TF_BACKEND)`,
-    );
+    console.log(REPRODUCE_USAGE_FULL);
     return 0;
   }
-  const backendName = backend ? parseBackendName(backend) : undefined;
+  const backendName = backend !== undefined ? asUsage(() => parseBackendName(backend)) : undefined;
   if (args.workers && args.workers > 1 && !args.list && !args.reportOnly) {
     // The parent downloads once, the workers train their shards, then the parent writes the report.
     await fetchMissingDatasets(dataDir(args.dataDir));
