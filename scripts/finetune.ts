@@ -27,6 +27,7 @@ import { scoreExamples } from "../lib/train/predict_file.ts";
 import { DELTA_BASE_KEY, writeFineTunedDelta } from "../lib/train/tuned_model.ts";
 import { runCell } from "../lib/reproduce/run_cell.ts";
 import { asUsage, runCommand, UsageError } from "../lib/config/cli.ts";
+import { COUNT, FRACTION, type NumberRange, parseNumberFlag } from "../lib/config/flags.ts";
 
 /** Each method's settings and their defaults, one line per method, for the usage text. */
 function methodKeys(): string {
@@ -130,22 +131,25 @@ async function main(): Promise<number | void> {
   if (values["pad-labels"] !== "max" && values["pad-labels"] !== "longest") {
     usageError(`--pad-labels must be max or longest, got "${values["pad-labels"]}"`);
   }
-  function num(name: string, v: string | undefined): number {
-    const x = Number(v);
-    if (!Number.isFinite(x)) usageError(`--${name} must be a number, got "${v}"`);
-    return x;
-  }
+  // Every number is checked against what it means before anything loads: `--fraction 2` or
+  // `--epochs 0` would otherwise train on everything or nothing and still write scores.
+  const text = (name: string) => (values as Record<string, unknown>)[name] as string | undefined;
+  const flag = (name: string, range: NumberRange) => parseNumberFlag(`--${name}`, text(name), range);
+  const optional = (name: string, range: NumberRange) =>
+    text(name) === undefined ? undefined : flag(name, range);
+  const epochs = flag("epochs", COUNT);
+  const batchSize = flag("batch", COUNT);
+  const checkpointEvery = flag("checkpoint-every", COUNT);
+  const fractionGiven = optional("fraction", FRACTION);
   const given = Object.entries(values).filter((e): e is [string, string] => typeof e[1] === "string");
   const method: MethodConfig = asUsage(() => parseMethodConfig(values.method!, Object.fromEntries(given)));
   // NAME@REV everywhere the backbone is named, so the run's record and delta say which commit it was.
   const backboneId = values.revision ? `${values.backbone}@${values.revision}` : values.backbone!;
   const backendName = asUsage(() => parseBackendName(values.backend!));
-  const maxLen = num("max-len", values["max-len"]);
-  const seed = num("seed", values.seed);
-  const maxSteps = values["max-steps"] ? num("max-steps", values["max-steps"]) : undefined;
-  const evalSubsample = values["eval-subsample"]
-    ? num("eval-subsample", values["eval-subsample"])
-    : undefined;
+  const maxLen = flag("max-len", COUNT);
+  const seed = flag("seed", { integer: true });
+  const maxSteps = optional("max-steps", COUNT);
+  const evalSubsample = optional("eval-subsample", COUNT);
   // Checked before training, not after: a PEFT method's parameters are not in the backbone's
   // weights, so neither a delta of those weights nor a copy of them holds what it learnt.
   for (const flag of ["export-delta", "save"] as const) {
@@ -241,7 +245,7 @@ async function main(): Promise<number | void> {
           : "no --dev or --test file: no scores after training (predict on annotated sentences to get them)",
       );
     }
-    const fraction = values.fraction !== undefined ? num("fraction", values.fraction) : 1;
+    const fraction = fractionGiven ?? 1;
     const train = fraction < 1 ? lowResourceSubset(data.train, fraction, seed) : data.train;
     const name = trainFile.replace(/^.*\//, "").replace(/\.[^.]*$/, "");
     const runDir = values["run-dir"] ?? `runs/${name}-${method.name}-s${seed}`;
@@ -254,14 +258,14 @@ async function main(): Promise<number | void> {
       train,
       method,
       seed,
-      epochs: num("epochs", values.epochs),
-      batchSize: num("batch", values.batch),
+      epochs,
+      batchSize,
       maxSteps,
       maxInputLength: maxLen,
       maxOutputLength: maxLen,
       padLabels: values["pad-labels"] as "max" | "longest",
       runDir,
-      checkpointEvery: num("checkpoint-every", values["checkpoint-every"]),
+      checkpointEvery,
       resume: values.resume,
       log: (m) => console.error(m),
       data: Object.fromEntries(
@@ -322,12 +326,12 @@ async function main(): Promise<number | void> {
   const cell: Cell = {
     dataset,
     task: info.task,
-    fraction: num("fraction", values.fraction ?? "0.01"),
+    fraction: fractionGiven ?? 0.01,
     method,
     optimizer: { name: "adafactor", lr: 1e-2 },
     seed,
-    epochs: num("epochs", values.epochs),
-    batchSize: num("batch", values.batch),
+    epochs,
+    batchSize,
     maxInputLength: maxLen,
     maxOutputLength: maxLen,
     maxOutputLengthEval: maxLen,
@@ -365,7 +369,7 @@ async function main(): Promise<number | void> {
   }, {
     backbone: bb,
     runDir,
-    checkpointEvery: num("checkpoint-every", values["checkpoint-every"]),
+    checkpointEvery,
     resume: values.resume,
   });
   for (const [key, metrics] of Object.entries(result.metrics)) {

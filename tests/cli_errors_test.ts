@@ -29,6 +29,43 @@ function assertHandled(r: { code: number; err: string }, name: string): void {
 }
 
 Deno.test({
+  name:
+    "cli errors: out-of-range numbers, an empty --only, a trailing --backend, a prototype key: usage errors",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "cli_flags_" });
+    const ft = (...a: string[]) => tool("finetune.ts", ["--dataset", "conll04", ...a]);
+    // reproduce only ever writes into the temporary folder, should a case slip through.
+    const rp = (...a: string[]) => tool("reproduce.ts", ["--results", dir, "--report-only", ...a]);
+    try {
+      const cases: [Promise<{ code: number; err: string }>, string][] = [
+        [ft("--fraction", "2"), "--fraction must be a number in (0, 1]"],
+        [ft("--fraction", "0"), "--fraction must be a number in (0, 1]"],
+        [ft("--k", "0"), "fishdip: k must be a number in (0, 1]"],
+        [ft("--epochs", "0"), "--epochs must be a whole number of at least 1"],
+        [ft("--eval-subsample=-280"), "--eval-subsample must be a whole number of at least 1"],
+        [ft("--batch", ""), "--batch must be"],
+        [ft("--backend"), "--backend"],
+        [tool("finetune.ts", ["--dataset", "toString"]), 'unknown dataset "toString"'],
+        [tool("finetune.ts", ["--dataset", "conll04", "--method", "constructor"]), "unknown method"],
+        [rp("--only", ","), "--only needs at least one table"],
+        [rp("--backend"), "--backend needs a value"],
+        [rp("--workers", "0"), "--workers must be"],
+      ];
+      for (const [run, message] of cases) {
+        const r = await run;
+        assertEquals(r.code, 2, `${message}: ${r.err}`);
+        assertStringIncludes(r.err, message);
+      }
+      assertEquals([...Deno.readDirSync(dir)], [], "nothing written");
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
   name: "cli errors: finetune, reproduce, predict and download-model: exit 2 for usage, 1 named, no stack",
   sanitizeResources: false,
   sanitizeOps: false,

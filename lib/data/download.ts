@@ -441,9 +441,9 @@ export async function downloadFiles(files: RemoteFile[], opts: DownloadOptions):
 /** The files of the named downloadable datasets; throws on a name that cannot be downloaded. */
 export function filesFor(names: string[]): RemoteFile[] {
   return names.flatMap((name) => {
-    const files = DOWNLOADS[name];
-    if (files) return files;
-    if (name in BRING_YOUR_OWN) {
+    // Own keys only: `toString` or `constructor` must not find Object.prototype's members.
+    if (Object.hasOwn(DOWNLOADS, name)) return DOWNLOADS[name];
+    if (Object.hasOwn(BRING_YOUR_OWN, name)) {
       throw new Error(
         `${name} cannot be downloaded (licensed); bring your own copy: ${BRING_YOUR_OWN[name]}`,
       );

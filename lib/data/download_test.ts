@@ -1,7 +1,7 @@
-import { assertEquals, assertStringIncludes } from "@std/assert";
+import { assertEquals, assertStringIncludes, assertThrows } from "@std/assert";
 import { ignoreWithoutData } from "../../tests/support.ts";
 import { dataDir } from "../config/paths.ts";
-import { downloadFiles, DOWNLOADS, type RemoteFile, sha256Hex, verifyDataDir } from "./download.ts";
+import { downloadFiles, DOWNLOADS, filesFor, type RemoteFile, sha256Hex, verifyDataDir } from "./download.ts";
 import { bringYourOwnText, main, parseDownloadArgs } from "../../scripts/download_data.ts";
 
 /** Serves `routes` (URL path -> bytes, or a file path to read) on 127.0.0.1, a free port; 404 otherwise. */
@@ -203,4 +203,12 @@ Deno.test("download: a stalled server is given up after the idle timeout", async
     await server.finished;
     Deno.removeSync(tmp, { recursive: true });
   }
+});
+
+Deno.test("download: a prototype key is an unknown dataset, not Object.prototype's member", () => {
+  for (const name of ["toString", "constructor", "__proto__", "hasOwnProperty"]) {
+    assertThrows(() => filesFor([name]), Error, "unknown dataset");
+  }
+  assertEquals(filesFor(["conll04"]), DOWNLOADS.conll04);
+  assertThrows(() => filesFor(["ontonotes"]), Error, "cannot be downloaded");
 });

@@ -11,6 +11,7 @@ import { accumulateFisher, parameterShapes } from "./fishdip.ts";
 import type { MethodContext, SparseMethod } from "./types.ts";
 import type { T5Inputs } from "../t5/model.ts";
 import { type CreateContext, maskSetup, type MethodSetup, type MethodSpec } from "./spec.ts";
+import { COUNT, FRACTION } from "../config/flags.ts";
 
 /** Every parameter trains (no mask). */
 export class FullFinetuning<E = unknown, B = unknown> implements SparseMethod<E, B> {
@@ -186,6 +187,7 @@ export const FISH_METHOD: MethodSpec<FishParams> = {
   source: "varunnair18/FISH run_glue_sparse_update.py @ b5bff1e (label-square, up to 1024 samples: " +
     "the whole training subset here); k set to FISH-DIP's 1 %",
   defaults: Object.freeze({ k: 0.01, n: "all" }),
+  ranges: { k: FRACTION, n: COUNT },
   create<E>(config: FishParams, ctx: CreateContext): MethodSetup<E> {
     return maskSetup(
       new FixedFish<E, T5Inputs>({
@@ -205,6 +207,7 @@ export const RANDOM_METHOD: MethodSpec<{ k: number }> = {
   description: "A fixed random mask of density k (a sanity baseline for the mask ablation)",
   source: "FISH create_mask_random (uniform scores, global top-k); k set to FISH-DIP's 1 %",
   defaults: Object.freeze({ k: 0.01 }),
+  ranges: { k: FRACTION },
   create<E>(config: { k: number }, ctx: CreateContext): MethodSetup<E> {
     return maskSetup(new RandomMaskMethod<E, T5Inputs>({ keepRatio: config.k, seed: ctx.seed }), ctx);
   },

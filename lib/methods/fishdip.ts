@@ -37,6 +37,7 @@ import type { T5Inputs } from "../t5/model.ts";
 import { keepCount, selectTopK, type SparseMask } from "./mask.ts";
 import { type CreateContext, maskSetup, type MethodSetup, type MethodSpec } from "./spec.ts";
 import type { MethodContext, ModeOptions, SparseMethod, TrainableModel, TrainingSet } from "./types.ts";
+import { COUNT, FRACTION } from "../config/flags.ts";
 
 /** FISH-DIP's hyperparameters (command-line names of `fish_dip.py` in the comments). */
 export interface FishDipConfig {
@@ -315,6 +316,7 @@ export const FISHDIP_METHOD: MethodSpec<FishDipParams> = {
   source: "psunlpgroup/FISH-DIP fish_dip.py @ a8aa5ae and scripts/*.sh (--percentage 0.01 " +
     "--reevaluate_after_steps 100; n = clamp(int(0.1 · #batches), 3, 25), the code's rule)",
   defaults: Object.freeze({ k: 0.01, m: 100, n: "rule" }),
+  ranges: { k: FRACTION, m: COUNT, n: COUNT },
   create<E>(config: FishDipParams, ctx: CreateContext): MethodSetup<E> {
     return maskSetup(new FishDip<E, T5Inputs>(fishDipSettings(config)), ctx);
   },

@@ -22,6 +22,7 @@ import { ADAPTER_METHOD } from "./peft/adapter.ts";
 import { LORA_METHOD } from "./peft/lora.ts";
 import { PREFIX_METHOD } from "./peft/prefix.ts";
 import type { CreateContext, MethodSetup, MethodSpec } from "./spec.ts";
+import { describeRange, inRange, type NumberRange } from "../config/flags.ts";
 
 /** The registry, in the order the tables list methods. */
 export const METHODS = {
@@ -95,6 +96,10 @@ export function parseMethodConfig(name: string, values: Record<string, string | 
         throw new Error(
           `${name}: ${key} must be a number${typeof def === "string" ? ` or "${def}"` : ""}, got "${v}"`,
         );
+      }
+      const range = methodSpec(name).ranges?.[key as never] as NumberRange | undefined;
+      if (range && !inRange(x, range)) {
+        throw new Error(`${name}: ${key} must be ${describeRange(range)}, got "${v}"`);
       }
       config[key] = x;
     }

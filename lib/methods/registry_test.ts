@@ -88,6 +88,26 @@ Deno.test("method registry: finetune's flags parse as each default's type", () =
   assertThrows(() => parseMethodConfig("fishdip", { m: "often" }), Error, "m must be a number");
   assertThrows(() => parseMethodConfig("fishdip", { n: "some" }), Error, 'or "rule"');
   assertThrows(() => parseMethodConfig("nope", {}), Error, "unknown method");
+  assertThrows(() => parseMethodConfig("toString", {}), Error, "unknown method");
+});
+
+Deno.test("method registry: settings outside their range are refused, naming the setting", () => {
+  assertEquals(parseMethodConfig("fishdip", { k: "1" }), { name: "fishdip", k: 1, m: 100, n: "rule" });
+  const bad: [string, Record<string, string>, string][] = [
+    ["fishdip", { k: "0" }, "fishdip: k must be a number in (0, 1]"],
+    ["fishdip", { k: "1.5" }, "fishdip: k must be a number in (0, 1]"],
+    ["fishdip", { m: "0" }, "fishdip: m must be a whole number of at least 1"],
+    ["fishdip", { n: "2.5" }, "fishdip: n must be a whole number"],
+    ["fish", { k: "-0.01" }, "fish: k must be"],
+    ["random", { k: "2" }, "random: k must be"],
+    ["lora", { rank: "0" }, "lora: rank must be"],
+    ["lora", { alpha: "0" }, "lora: alpha must be a number above 0"],
+    ["adapter", { bottleneck: "-1" }, "adapter: bottleneck must be"],
+    ["prefix", { length: "0" }, "prefix: length must be"],
+  ];
+  for (const [name, values, message] of bad) {
+    assertThrows(() => parseMethodConfig(name, values), Error, message);
+  }
 });
 
 Deno.test("method registry: create builds each method from its paper notation, on a T5", async () => {

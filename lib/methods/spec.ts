@@ -6,6 +6,7 @@
  *
  * @module
  */
+import type { NumberRange } from "../config/flags.ts";
 import type { AdafactorConfig } from "../optim/adafactor.ts";
 import type { T5Inputs, T5Model } from "../t5/model.ts";
 import { t5Trainable } from "./t5_trainable.ts";
@@ -53,6 +54,11 @@ export interface MethodSpec<C extends object> {
   source: string;
   /** The paper's (or the method's papers') settings. */
   defaults: Readonly<C>;
+  /**
+   * What each numeric setting may be (k a share in (0, 1], m a count of steps, ...): a value
+   * outside is refused when a command line or a preset is read, not found wrong mid-run.
+   */
+  ranges?: { readonly [K in keyof C]?: NumberRange };
   /** Builds the method for one run on `ctx.model`. */
   create<E>(config: C, ctx: CreateContext): MethodSetup<E>;
 }

@@ -7,6 +7,7 @@
  */
 import { BACKEND_NAMES, parseBackendName } from "../backend/mod.ts";
 import { asUsage, UsageError } from "../config/cli.ts";
+import { COUNT, NON_NEGATIVE_INTEGER, parseNumberFlag } from "../config/flags.ts";
 import { dataDir } from "../config/paths.ts";
 import { parseShard } from "../experiments/estimate.ts";
 import type { TableName } from "../experiments/plan.ts";
@@ -68,6 +69,8 @@ export function parseReproduceArgs(args: string[]): ReproduceArgs {
       }
       case "--only": {
         const ts = next().split(",").map((t) => t.trim()).filter(Boolean);
+        // `--only ,` (or an empty list) would plan nothing and still write an empty report.
+        if (ts.length === 0) throw new UsageError(`--only needs at least one table (${TABLES.join(", ")})`);
         for (const t of ts) {
           if (!(TABLES as readonly string[]).includes(t)) {
             throw new UsageError(`unknown table ${t} (${TABLES.join(", ")})`);
@@ -83,9 +86,7 @@ export function parseReproduceArgs(args: string[]): ReproduceArgs {
         out.shardPending = true;
         break;
       case "--workers": {
-        const n = Number(next());
-        if (!Number.isInteger(n) || n < 1) throw new UsageError(`--workers expects a count of processes`);
-        out.workers = n;
+        out.workers = parseNumberFlag("--workers", next(), COUNT);
         break;
       }
       case "--data":
@@ -98,9 +99,7 @@ export function parseReproduceArgs(args: string[]): ReproduceArgs {
         out.backbone = next();
         break;
       case "--max-cells": {
-        const k = Number(next());
-        if (!Number.isInteger(k) || k < 0) throw new UsageError(`--max-cells expects a count`);
-        out.maxCells = k;
+        out.maxCells = parseNumberFlag("--max-cells", next(), NON_NEGATIVE_INTEGER);
         break;
       }
       case "--list":
@@ -140,8 +139,11 @@ export function takeBackend(args: string[]): { backend?: string; rest: string[] 
   let backend: string | undefined;
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
-    if (a === "--backend") backend = args[++i];
-    else if (a.startsWith("--backend=")) backend = a.slice("--backend=".length);
+    if (a === "--backend") {
+      // A trailing `--backend` (or one followed by another flag) used to mean the default silently.
+      backend = args[++i];
+      if (backend === undefined || backend.startsWith("--")) throw new UsageError("--backend needs a value");
+    } else if (a.startsWith("--backend=")) backend = a.slice("--backend=".length);
     else rest.push(a);
   }
   return { backend, rest };

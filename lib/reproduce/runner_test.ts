@@ -2,7 +2,8 @@ import { assert, assertEquals, assertRejects, assertThrows } from "@std/assert";
 import { DATASETS } from "../data/registry.ts";
 import { type Cell, cellId } from "../experiments/cells.ts";
 import { loadRecords } from "../experiments/store.ts";
-import { parseReproduceArgs } from "./cli.ts";
+import { parseReproduceArgs, takeBackend } from "./cli.ts";
+import { UsageError } from "../config/cli.ts";
 import { type CellRunner, runGrid } from "./runner.ts";
 
 /** A data folder with (empty) files of the datasets shipped here, so availability matches CI. */
@@ -208,7 +209,20 @@ Deno.test("parseReproduceArgs", () => {
   assertThrows(() => parseReproduceArgs(["--shard"]), Error, "needs a value");
   assertThrows(() => parseReproduceArgs(["--frobnicate"]), Error, "unknown argument");
   assertEquals(parseReproduceArgs(["--workers", "2"]).workers, 2);
-  assertThrows(() => parseReproduceArgs(["--workers", "0"]), Error, "--workers expects");
+  assertThrows(() => parseReproduceArgs(["--workers", "0"]), UsageError, "--workers must be a whole number");
+  assertThrows(() => parseReproduceArgs(["--workers", "1.5"]), UsageError, "--workers must be");
+  assertThrows(() => parseReproduceArgs(["--max-cells", "-1"]), UsageError, "--max-cells must be");
+  assertEquals(parseReproduceArgs(["--max-cells", "0"]).maxCells, 0);
+  assertThrows(() => parseReproduceArgs(["--only", ","]), UsageError, "--only needs at least one table");
+  assertThrows(() => parseReproduceArgs(["--only="]), UsageError, "--only needs at least one table");
   assertThrows(() => parseReproduceArgs(["--workers=2", "--shard", "1/2"]), Error, "do not combine");
   assertThrows(() => parseReproduceArgs(["--shard-pending"]), Error, "needs --shard");
+});
+
+Deno.test("takeBackend: the value is taken out; a trailing --backend, or one without a value, is refused", () => {
+  assertEquals(takeBackend(["--backend", "cpu", "--list"]), { backend: "cpu", rest: ["--list"] });
+  assertEquals(takeBackend(["--backend=wasm"]), { backend: "wasm", rest: [] });
+  assertEquals(takeBackend(["--list"]), { backend: undefined, rest: ["--list"] });
+  assertThrows(() => takeBackend(["--list", "--backend"]), UsageError, "--backend needs a value");
+  assertThrows(() => takeBackend(["--backend", "--list"]), UsageError, "--backend needs a value");
 });

@@ -34,6 +34,7 @@ import {
   ZERO_INIT_ADAFACTOR,
 } from "./core.ts";
 import type { CreateContext, MethodSetup, MethodSpec } from "../spec.ts";
+import { COUNT } from "../../config/flags.ts";
 
 /** Which sublayers get an adapter. */
 export type AdapterSite = "selfAttention" | "crossAttention" | "feedForward";
@@ -162,6 +163,7 @@ export const ADAPTER_METHOD: MethodSpec<{ bottleneck: number }> = {
   description: "Houlsby adapters: bottleneck MLP with a skip after attention and feed-forward sublayers",
   source: ADAPTER_SOURCE,
   defaults: Object.freeze({ bottleneck: 64 }),
+  ranges: { bottleneck: COUNT },
   create<E>(config: { bottleneck: number }, ctx: CreateContext): MethodSetup<E> {
     return peftSetup(applyPeft(ctx.model, ADAPTER, { bottleneck: config.bottleneck }, { seed: ctx.seed }));
   },

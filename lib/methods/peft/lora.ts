@@ -24,6 +24,7 @@ import {
   ZERO_INIT_ADAFACTOR,
 } from "./core.ts";
 import type { CreateContext, MethodSetup, MethodSpec } from "../spec.ts";
+import { COUNT, POSITIVE } from "../../config/flags.ts";
 
 /** LoRA hyperparameters (Hugging Face PEFT's `LoraConfig` names in camelCase). */
 export interface LoraConfig {
@@ -145,6 +146,7 @@ export const LORA_METHOD: MethodSpec<LoraParams> = {
     "LoRA: trained rank-r update (alpha/r)·B·A beside frozen attention query and value projections",
   source: LORA_SOURCE,
   defaults: Object.freeze({ rank: 8, alpha: 16, targets: Object.freeze(["q", "v"]) as unknown as string[] }),
+  ranges: { rank: COUNT, alpha: POSITIVE },
   create<E>(config: LoraParams, ctx: CreateContext): MethodSetup<E> {
     const { rank, alpha, targets } = config;
     return peftSetup(applyPeft(ctx.model, LORA, { rank, alpha, targets: [...targets] }, { seed: ctx.seed }));

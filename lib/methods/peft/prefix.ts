@@ -42,6 +42,7 @@ import {
   type PeftState,
 } from "./core.ts";
 import type { CreateContext, MethodSetup, MethodSpec } from "../spec.ts";
+import { COUNT } from "../../config/flags.ts";
 
 /** The attention modules that can carry a prefix. */
 export type PrefixSite = "encoder" | "decoder" | "cross";
@@ -165,6 +166,7 @@ export const PREFIX_METHOD: MethodSpec<{ length: number }> = {
   description: "Prefix tuning: trained key/value prefixes in every attention layer (MLP-reparameterised)",
   source: PREFIX_SOURCE,
   defaults: Object.freeze({ length: 20 }),
+  ranges: { length: COUNT },
   create<E>(config: { length: number }, ctx: CreateContext): MethodSetup<E> {
     return peftSetup(applyPeft(ctx.model, PREFIX, { length: config.length }, { seed: ctx.seed }));
   },
