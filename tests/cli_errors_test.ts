@@ -96,6 +96,13 @@ Deno.test({
         await tool("predict.ts", ["--model", dir, "--input", "a.txt", "--output", "b", "--backend", "cpu"]),
         "Error",
       );
+      // A report never replaces committed records it cannot read (lib/report/raw_records.ts).
+      await Deno.mkdir(`${dir}/results/raw`, { recursive: true });
+      await Deno.writeTextFile(`${dir}/results/raw/quick-runs.jsonl`, "not a record\n");
+      const refused = await tool("reproduce.ts", ["--report-only", "--results", `${dir}/results`]);
+      assertHandled(refused, "RawRecordsError");
+      assertStringIncludes(refused.err, "what to do: restore it (git checkout");
+      assertEquals(await Deno.readTextFile(`${dir}/results/raw/quick-runs.jsonl`), "not a record\n");
       const offline = { HF_HUB_OFFLINE: "1", HF_HUB_CACHE: `${dir}/hub` };
       assertHandled(await tool("download_model.ts", ["no-such-model"], offline), "DownloadError");
       const debug = await tool("finetune.ts", ["--train", `${dir}/missing.jsonl`], { FISHDIP_DEBUG: "1" });

@@ -20,6 +20,7 @@ import { type Plan, planPreset, type TableName } from "../experiments/plan.ts";
 import type { PresetName } from "../experiments/presets.ts";
 import { type MaskSnapshot, ResultsStore, type RunRecord } from "../experiments/store.ts";
 import { directionToCsv, directionToMarkdown, paperDirection } from "./direction.ts";
+import { mergeRawRecords } from "./raw_records.ts";
 import { ablationCurve, barsWithSpread, fractionLines, maskHeatmap, writeFigure } from "./plots.ts";
 import {
   buildManifest,
@@ -141,6 +142,8 @@ export interface ReportFiles {
   manifest: string[];
   /** `raw/PRESET-runs.jsonl`: every done cell's whole record, one per line. */
   raw: string[];
+  /** Records the store lacked and the previous raw file had: kept, and reported (raw_records.ts). */
+  kept: RunRecord[];
 }
 
 /**
@@ -150,6 +153,9 @@ export interface ReportFiles {
  * `DIR/tables/paper_direction.{md,csv}` (FISH-DIP against each other method, with a verdict), and
  * `DIR/raw/PRESET-runs.jsonl`: the store's record of each of the plan's cells that is done (all
  * metrics, timings, losses, masks), in plan order — the store itself (`runs/`) is not committed.
+ * Records of that file the store lacks are kept and reported with the store's (`kept`); records of
+ * cells outside this plan (another backbone, data now missing) stay at its end. A raw file that
+ * cannot be read stops the report before anything is written.
  */
 export async function writeReport(
   plan: Plan,
@@ -157,8 +163,11 @@ export async function writeReport(
   opts: { dir?: string; gitCommit?: string; png?: boolean } = {},
 ): Promise<ReportFiles> {
   const dir = opts.dir ?? "results";
+  const raw = `${dir}/raw/${plan.preset}-runs.jsonl`;
+  const merged = mergeRawRecords(recordMap(records), raw);
+  records = merged.records;
   const tables = buildTables(plan, records);
-  const out: ReportFiles = { tables: [], figures: [], manifest: [], raw: [] };
+  const out: ReportFiles = { tables: [], figures: [], manifest: [], raw: [], kept: merged.kept };
   for (const t of tables) out.tables.push(...writeTable(t, `${dir}/tables`));
   Deno.writeTextFileSync(
     `${dir}/tables/README.md`,
@@ -184,9 +193,10 @@ export async function writeReport(
   out.manifest = writeManifest(buildManifest(plan, records, opts.gitCommit), dir);
   const byId = recordMap(records);
   const done = plan.cells.map((c) => byId.get(cellId(c))).filter((r) => r !== undefined);
+  const planned = new Set(plan.cells.map(cellId));
+  const others = merged.kept.filter((r) => !planned.has(r.cellId));
   Deno.mkdirSync(`${dir}/raw`, { recursive: true });
-  const raw = `${dir}/raw/${plan.preset}-runs.jsonl`;
-  Deno.writeTextFileSync(raw, done.map((r) => JSON.stringify(r) + "\n").join(""));
+  Deno.writeTextFileSync(raw, [...done, ...others].map((r) => JSON.stringify(r) + "\n").join(""));
   out.raw.push(raw);
   return out;
 }

@@ -74,13 +74,18 @@ Deno.test("writeReport: every table, figure and the manifest from a smoke plan",
     );
     assertEquals(raw.map((r) => r.cellId), plan.cells.map(cellId));
     assertEquals(raw[0].metrics, records[0].metrics);
-    await writeReport(plan, [...records.slice(1), { ...records[0], cellId: "not-in-plan" }], {
+    // A store without record 0 does not erase it: the file's copy is kept, in plan order; a record
+    // of a cell outside the plan that only the store has is left out.
+    const again = await writeReport(plan, [...records.slice(1), { ...records[0], cellId: "not-in-plan" }], {
       dir,
       png: false,
     });
+    assertEquals(again.kept.map((r) => r.cellId), [records[0].cellId]);
     assertEquals(
-      Deno.readTextFileSync(`${dir}/raw/smoke-runs.jsonl`).trim().split("\n").length,
-      plan.cells.length - 1,
+      Deno.readTextFileSync(`${dir}/raw/smoke-runs.jsonl`).trim().split("\n").map((l) =>
+        JSON.parse(l).cellId
+      ),
+      plan.cells.map(cellId),
     );
   } finally {
     Deno.removeSync(dir, { recursive: true });

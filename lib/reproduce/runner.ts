@@ -103,7 +103,7 @@ export interface RunGridSummary {
   skipped: string[];
   failed: { cellId: string; label: string; error: string }[];
   blocked: number;
-  reportFiles?: { tables: string[]; figures: string[]; manifest: string[] };
+  reportFiles?: { tables: string[]; figures: string[]; manifest: string[]; kept: unknown[] };
 }
 
 function defaultLog(message: string) {
@@ -267,6 +267,15 @@ export async function runGrid(runner: CellRunner, opts: RunGridOptions): Promise
       dir: resultsDir,
       gitCommit: commit,
     });
+    const kept = summary.reportFiles.kept.length;
+    if (kept > 0) {
+      // Said every time: the tables include cells this store never ran.
+      log(
+        `the store (${resultsDir}/runs) lacks ${kept} finished cell(s) that ${resultsDir}/raw/${whole.preset}-runs.jsonl ` +
+          `holds: kept there and reported from it (to make the store whole: cp ${resultsDir}/raw/${whole.preset}-runs.jsonl ` +
+          `${resultsDir}/runs/imported.jsonl)`,
+      );
+    }
     log(
       `wrote ${summary.reportFiles.tables.length} table files, ${summary.reportFiles.figures.length} figure files ` +
         `and the manifest under ${resultsDir}`,

@@ -226,3 +226,31 @@ Deno.test("takeBackend: the value is taken out; a trailing --backend, or one wit
   assertThrows(() => takeBackend(["--list", "--backend"]), UsageError, "--backend needs a value");
   assertThrows(() => takeBackend(["--backend", "--list"]), UsageError, "--backend needs a value");
 });
+
+Deno.test("runGrid: a report from a store that lacks finished cells keeps the raw file's records", async () => {
+  await withGrid(async (base, results) => {
+    await runGrid(fake().runner, base);
+    const raw = `${results}/raw/smoke-runs.jsonl`;
+    const before = Deno.readTextFileSync(raw);
+    const tables = Deno.readTextFileSync(`${results}/tables/README.md`);
+    // A fresh clone: the committed report without its store.
+    Deno.removeSync(`${results}/runs`, { recursive: true });
+    const logged: string[] = [];
+    const s = await runGrid(fake().runner, { ...base, reportOnly: true, log: (m) => logged.push(m) });
+    const n = before.trim().split("\n").length;
+    assertEquals(s.reportFiles!.kept.length, n);
+    assertEquals(Deno.readTextFileSync(raw), before);
+    assertEquals(Deno.readTextFileSync(`${results}/tables/README.md`), tables);
+    assert(logged.some((m) => m.includes(`lacks ${n} finished cell(s)`)), logged.join("\n"));
+    // A raw file the report cannot read is refused before anything is written.
+    Deno.writeTextFileSync(raw, before + "{truncated");
+    Deno.removeSync(`${results}/tables`, { recursive: true });
+    await assertRejects(
+      () => runGrid(fake().runner, { ...base, reportOnly: true }),
+      Error,
+      "smoke-runs.jsonl:",
+    );
+    assertEquals(Deno.readTextFileSync(raw), before + "{truncated");
+    assertThrows(() => Deno.statSync(`${results}/tables`));
+  });
+});
