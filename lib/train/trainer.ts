@@ -28,6 +28,7 @@ import { Adafactor, type AdafactorConfig } from "../optim/adafactor.ts";
 import { adafactorStateFrom, adafactorStateTensors } from "../optim/adafactor_state.ts";
 import { chunk } from "./features.ts";
 import { type Progress, progressBar, silentProgress } from "./progress.ts";
+import { removeStaleTemps, tempCheckpointName, trimLog } from "./run_dir.ts";
 
 /** Settings of one training run; defaults are FISH-DIP's. */
 export interface TrainConfig {
@@ -169,7 +170,7 @@ async function saveTrainingCheckpoint(
   keep: number,
 ): Promise<string> {
   const final = `${runDir}/checkpoint-${state.step}`;
-  const tmp = `${runDir}/.checkpoint-${state.step}.tmp-${Deno.pid}`;
+  const tmp = `${runDir}/${tempCheckpointName(state.step, Deno.pid)}`;
   await Deno.remove(tmp, { recursive: true }).catch(() => {});
   await Deno.mkdir(tmp, { recursive: true });
   const weights = new Map<string, { dtype: "F32"; shape: number[]; data: Float32Array }>();
@@ -212,7 +213,10 @@ async function loadTrainingCheckpoint(
   for (const [name, v] of params) {
     const t = weights.tensors.get(name);
     if (!t) throw new Error(`${path}/model.safetensors: missing tensor "${name}"`);
-    v.assign(tf.tensor(t.data as Float32Array, v.shape, "float32"));
+    // assign copies the values into the variable; the tensor that carried them is ours to free.
+    const value = tf.tensor(t.data as Float32Array, v.shape, "float32");
+    v.assign(value);
+    value.dispose();
   }
   const opt = await readSafetensors(`${path}/optimizer.safetensors`);
   const dump = adafactorStateFrom(opt.tensors, opt.metadata, "", `${path}/optimizer.safetensors`);
@@ -248,12 +252,10 @@ export async function train<E, B>(args: TrainArgs<E, B>): Promise<TrainResult> {
   const total = totalSteps(examples.length, config);
   const perEpoch = Math.ceil(examples.length / config.batchSize);
   const runDir = config.runDir;
-  if (runDir) await Deno.mkdir(runDir, { recursive: true });
-  const log = runDir ? await Deno.open(`${runDir}/log.jsonl`, { create: true, append: true }) : undefined;
-  const enc = new TextEncoder();
-  const write = async (r: LogRecord) => {
-    if (log) await log.write(enc.encode(JSON.stringify(r) + "\n"));
-  };
+  if (runDir) {
+    await Deno.mkdir(runDir, { recursive: true });
+    await removeStaleTemps(runDir); // a killed run's half-written checkpoint
+  }
 
   let state: LoopState = { step: 0, seed: config.seed, total, masks: [] };
   let resumed = false;
@@ -262,6 +264,7 @@ export async function train<E, B>(args: TrainArgs<E, B>): Promise<TrainResult> {
     if (ckpt) {
       const loaded = await loadTrainingCheckpoint(ckpt, params, optimizer);
       if (loaded.state.seed !== config.seed || loaded.state.total !== total) {
+        optimizer.dispose();
         throw new Error(
           `${ckpt}: saved with seed ${loaded.state.seed} and ${loaded.state.total} steps, ` +
             `but this run has seed ${config.seed} and ${total} steps; use another --run-dir`,
@@ -270,9 +273,16 @@ export async function train<E, B>(args: TrainArgs<E, B>): Promise<TrainResult> {
       method.restoreMask(loaded.mask);
       state = loaded.state;
       resumed = true;
-      await write({ kind: "resume", step: state.step });
+      // The steps after the checkpoint are trained again below: their old lines would repeat.
+      await trimLog(`${runDir}/log.jsonl`, state.step);
     }
   }
+  const log = runDir ? await Deno.open(`${runDir}/log.jsonl`, { create: true, append: true }) : undefined;
+  const enc = new TextEncoder();
+  const write = async (r: LogRecord) => {
+    if (log) await log.write(enc.encode(JSON.stringify(r) + "\n"));
+  };
+  if (resumed) await write({ kind: "resume", step: state.step });
 
   const progress = args.progress === false
     ? silentProgress

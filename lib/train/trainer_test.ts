@@ -9,6 +9,7 @@ import { parseT5Config } from "../t5/config.ts";
 import { createT5, type T5Inputs, type T5Model } from "../t5/model.ts";
 import { collate, type Feature } from "./features.ts";
 import { epochOrder, latestCheckpoint, train, type TrainConfig } from "./trainer.ts";
+import { tempCheckpointName } from "./run_dir.ts";
 
 await initBackend("cpu", { quiet: true });
 
@@ -139,6 +140,43 @@ Deno.test("train: the early stop ends a run after `patience` steps below the thr
     assertEquals(again.result.steps, 5, "a resumed run that had stopped early trains no further");
     assertEquals(again.result.losses, []);
     for (const [n, w] of stopped.weights) assertEquals(again.weights.get(n), w, `weights of ${n}`);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("train: a resume frees what it loads, logs each step once and removes a killed run's temporary checkpoint", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const method = () =>
+      new FishDip<Feature, T5Inputs>({ keepRatio: 0.05, refreshKeepRatio: 0.05, refreshEvery: 4 });
+    const runDir = `${dir}/run`;
+    const cfg: TrainConfig = {
+      epochs: 4,
+      batchSize: 4,
+      seed: 2,
+      lr: 1e-2,
+      runDir,
+      checkpointEvery: 3,
+      resume: true,
+    };
+    await run(method(), cfg, { abortAfter: 7 });
+    // What a kill -9 leaves: the next checkpoint half-written by a process now gone, a cut-off line.
+    const stale = `${runDir}/${tempCheckpointName(9, 2147483647)}`;
+    await Deno.mkdir(stale);
+    await Deno.writeTextFile(`${stale}/model.safetensors`, "partial");
+    await Deno.writeTextFile(`${runDir}/log.jsonl`, '{"kind":"step","st', { append: true });
+    const before = tf.memory().numTensors;
+    const resumed = await run(method(), cfg);
+    assertEquals(tf.memory().numTensors, before, "no tensor of the resume is left behind");
+    assertEquals(resumed.result.losses[0].step, 7);
+    const log = (await Deno.readTextFile(`${runDir}/log.jsonl`)).trim().split("\n").map((l) => JSON.parse(l));
+    const steps = log.filter((r) => r.kind === "step").map((r) => r.step);
+    assertEquals(steps, [...Array(12).keys()].map((i) => i + 1), "every step once, in order");
+    assertEquals(log.filter((r) => r.kind === "mask").map((r) => r.step), [0, 4, 8, 12]);
+    assertEquals(log.filter((r) => r.kind === "end").map((r) => r.steps), [12]);
+    const left = (await Array.fromAsync(Deno.readDir(runDir))).map((e) => e.name).sort();
+    assertEquals(left, ["checkpoint-12", "log.jsonl"]);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
