@@ -62,8 +62,29 @@ export function evaluationExamples(
   return { examples: order.slice(0, target.subsample).map((i) => d.examples[i]), schema: d.schema };
 }
 
-function padRow(ids: number[], cell: Cell): number[] {
+function padRow(ids: number[], cell: Pick<Cell, "maxOutputLength">): number[] {
   return ids.concat(new Array(Math.max(0, cell.maxOutputLength - ids.length)).fill(0));
+}
+
+/**
+ * How FewRel's candidate outputs are scored: their labels, and the ranking score from each row's
+ * mean loss. The reference pads every candidate to the maximum output length with pads counted.
+ * A model trained without full-length padding (`padLabels: "longest"`) never learnt the pad
+ * positions, so counting them would favour the shortest relation name; with pads learnt, the
+ * mean over the padded length ranks as the sum of the real tokens' losses, so that sum it is.
+ */
+export function candidateLabels(
+  ids: number[][],
+  cell: Pick<Cell, "padLabels" | "maxOutputLength">,
+): { labels: number[][]; score: (means: number[]) => number[] } {
+  if (cell.padLabels !== "longest") {
+    return { labels: ids.map((t) => padRow(t, cell)), score: (means) => means };
+  }
+  const longest = Math.max(...ids.map((t) => t.length));
+  return {
+    labels: ids.map((t) => t.concat(new Array(longest - t.length).fill(-100))),
+    score: (means) => means.map((m, i) => m * ids[i].length),
+  };
 }
 
 async function scoreFewRel(
@@ -77,18 +98,11 @@ async function scoreFewRel(
   for (const ex of examples) {
     const input = tokenizer.encode(formatRelationInput(ex), { maxLength: cell.maxInputLength });
     predicted.push(
-      await rankRelationCandidates(
-        ex,
-        schema.relationTypes,
-        async (_input, targets) =>
-          await t5ScoreTargets(model, {
-            inputIds: targets.map(() => input),
-            // Padded to the maximum output length with pads counted, as the reference ranks.
-            labels: targets.map((t) =>
-              padRow(tokenizer.encode(t, { maxLength: cell.maxOutputLength }), cell)
-            ),
-          }),
-      ),
+      await rankRelationCandidates(ex, schema.relationTypes, async (_input, targets) => {
+        const ids = targets.map((t) => tokenizer.encode(t, { maxLength: cell.maxOutputLength }));
+        const { labels, score } = candidateLabels(ids, cell);
+        return score(await t5ScoreTargets(model, { inputIds: ids.map(() => input), labels }));
+      }),
     );
   }
   return fewShotScores(predicted, examples);
