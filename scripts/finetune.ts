@@ -26,6 +26,8 @@ import { fineTune, type RunInfo, saveFineTuned, writeRunInfo } from "../lib/trai
 import { scoreExamples } from "../lib/train/predict_file.ts";
 import { DELTA_BASE_KEY, writeFineTunedDelta } from "../lib/train/tuned_model.ts";
 import { runCell } from "../lib/reproduce/run_cell.ts";
+import { checkRunIdentity, defaultRunDir, type RunIdentity } from "../lib/train/run_identity.ts";
+import { fnv1a64 } from "../lib/experiments/cells.ts";
 import { asUsage, runCommand, UsageError } from "../lib/config/cli.ts";
 import { COUNT, FRACTION, type NumberRange, parseNumberFlag } from "../lib/config/flags.ts";
 
@@ -65,8 +67,10 @@ ${methodKeys()}
   --revision REV      pin the hub name to a branch, tag or commit (same as --backbone ID@REV)
   --backend B         auto | webgpu | wasm | cpu | wasm+blas (default auto)
   --data DIR          data directory (default $FISHDIP_DATA or data/)
-  --run-dir DIR       checkpoints, log.jsonl and run.json (default runs/DATASET-METHOD-sSEED, for
-                      --train runs/TRAINFILE-METHOD-sSEED); deno task predict --model DIR uses it
+  --run-dir DIR       checkpoints, log.jsonl, run.json and identity.json (default
+                      runs/DATASET-FRACTION-METHOD-SETTINGS-sSEED-HASH, for --train TRAINFILE in place
+                      of DATASET; HASH covers the other settings); deno task predict --model DIR uses it
+                      (--resume refuses a folder of another run, naming the settings that differ)
   --checkpoint-every N  steps between checkpoints (default 100)
   --resume            continue from the newest checkpoint in --run-dir
   --eval-subsample N  score only N evaluation examples (fixed subset)
@@ -161,6 +165,16 @@ async function main(): Promise<number | void> {
     }
   }
 
+  /**
+   * Records the run's identity in its folder, refusing a folder that holds another run's checkpoints
+   * (lib/train/run_identity.ts); notes a folder too old to carry one.
+   */
+  async function checkIdentity(runDir: string, identity: RunIdentity): Promise<void> {
+    if ((await checkRunIdentity(runDir, identity)) === "unverified" && values.resume) {
+      console.error(`note: ${runDir} records no identity (made by an older version): resuming unchecked`);
+    }
+  }
+
   /** Loads the backbone (a failed lookup's message says where it looked and what to do). */
   async function backbone() {
     await initBackend(backendName);
@@ -248,9 +262,28 @@ async function main(): Promise<number | void> {
     const fraction = fractionGiven ?? 1;
     const train = fraction < 1 ? lowResourceSubset(data.train, fraction, seed) : data.train;
     const name = trainFile.replace(/^.*\//, "").replace(/\.[^.]*$/, "");
-    const runDir = values["run-dir"] ?? `runs/${name}-${method.name}-s${seed}`;
     const bb = await backbone();
     const base = await exportT5Weights(bb.model);
+    // Everything that shapes the trained weights; the files by content, so an edited file is another run.
+    const identity: RunIdentity = {
+      kind: "user",
+      train: trainFile,
+      trainContent: fnv1a64(await Deno.readTextFile(trainFile)),
+      typeNames: values["type-names"] ? fnv1a64(await Deno.readTextFile(values["type-names"])) : undefined,
+      format: data.format,
+      fraction,
+      method,
+      seed,
+      epochs,
+      batchSize,
+      maxSteps,
+      maxLength: maxLen,
+      padLabels: values["pad-labels"],
+      backbone: backboneId,
+      backboneWeights: weightsFingerprint(base),
+    };
+    const runDir = values["run-dir"] ?? defaultRunDir({ data: name, fraction, method, seed }, identity);
+    await checkIdentity(runDir, identity);
     const t0 = performance.now();
     const tuned = await fineTune({
       backbone: bb,
@@ -342,8 +375,14 @@ async function main(): Promise<number | void> {
   // Only when given, so that a run without them keeps its cell (and its id) as before.
   if (maxSteps !== undefined) cell.maxSteps = maxSteps;
   if (values["pad-labels"] === "longest") cell.padLabels = "longest";
-  const runDir = values["run-dir"] ?? `runs/${dataset}-${method.name}-s${seed}`;
   const bb = await backbone();
+  const base = await exportT5Weights(bb.model);
+  // The cell without its evaluation (scoring settings may change on resume) and the weights it starts from.
+  const { evaluate: _evaluate, ...training } = cell;
+  const identity: RunIdentity = { kind: "benchmark", ...training, backboneWeights: weightsFingerprint(base) };
+  const runDir = values["run-dir"] ??
+    defaultRunDir({ data: dataset, fraction: cell.fraction, method, seed }, identity);
+  await checkIdentity(runDir, identity);
   // The run's record for predict (entity and relation tasks; a benchmark's schema is fixed or read
   // with its data, as ADE's).
   const schema = info.task === "ner" || info.task === "joint_er"
@@ -361,7 +400,6 @@ async function main(): Promise<number | void> {
     data: { dataset, fraction: String(cell.fraction) },
   };
   if (runInfo) await writeRunInfo(`${runDir}/run.json`, runInfo);
-  const base = await exportT5Weights(bb.model);
   const result = await runCell(cell, {
     dataDir: values.data,
     checkpointDir: `${runDir}/model`,

@@ -57,7 +57,7 @@ Deno.test({
     try {
       await tinyBackbone(`${dir}/tiny`);
       const common = ["--backbone", `${dir}/tiny`, "--backend", "cpu", "--max-len", "24"];
-      const ft = await deno([
+      const ftArgs = [
         "scripts/finetune.ts",
         "--train",
         `${DATA}/train.conll`,
@@ -76,8 +76,14 @@ Deno.test({
         "--export-delta",
         "--save",
         ...common,
-      ]);
+      ];
+      const ft = await deno(ftArgs);
       assertEquals(ft.code, 0, ft.err);
+      // The folder records the run's identity: resuming it with another k is refused, naming the field.
+      const other = await deno([...ftArgs, "--resume", "--k", "0.05"]);
+      assertEquals(other.code, 1, other.err);
+      assertStringIncludes(other.err, `error (RunIdentityError): ${dir}/run holds another run`);
+      assertStringIncludes(other.err, "method.k: 0.01 saved, 0.05 now");
       assertStringIncludes(
         ft.err,
         `train: ${DATA}/train.conll: 40 sentences, 81 entities, 0 relations, IOB2 tags`,
