@@ -20,6 +20,7 @@ import { type PresetName, PRESETS } from "../experiments/presets.ts";
 import { show, showMarkdown, showSvg, toDataFrame } from "./notebook.ts";
 import { type LoadedReport, loadReport } from "./report.ts";
 import { diagnostics, diagnosticsToMarkdown } from "./tables.ts";
+import { regressingSamples, trainSteps } from "../experiments/cells.ts";
 
 /** A notebook's settings. */
 export interface NotebookSettings {
@@ -84,6 +85,52 @@ export class TableNotebook {
     const { preset, resultsDir, backbone } = this.settings;
     this.#report ??= loadReport({ preset, only: [this.table], resultsDir, backbone });
     return this.#report;
+  }
+
+  /**
+   * The settings this table actually runs with in the chosen preset: backbones, steps, batch,
+   * seeds, and FISH-DIP's k, m and n (the rule's n worked out for each setting), so the narrative
+   * never has to guess them.
+   */
+  settingsMarkdown(): string {
+    const cells = [...new Map(
+      this.report.plan.entries.filter((e) => e.table === this.table && !e.needs.length).flatMap((e) =>
+        e.cells
+      ).map((
+        c,
+      ) => [c, c]),
+    ).keys()];
+    if (!cells.length) {
+      return `Preset \`${this.settings.preset}\`: no runnable cells in this table (data missing).`;
+    }
+    const list = <T extends string | number>(xs: T[]) =>
+      [...new Set(xs)].sort((a, b) =>
+        typeof a === "number" ? a - (b as number) : String(a).localeCompare(String(b))
+      )
+        .join(", ");
+    const lines = [
+      `Preset \`${this.settings.preset}\`: backbone ${list(cells.map((c) => c.backbone))}; ` +
+      `${list(cells.map(trainSteps))} optimizer steps of batch ${list(cells.map((c) => c.batchSize))}; ` +
+      `seeds ${list(cells.map((c) => c.seed))}.`,
+    ];
+    const fishdip = cells.filter((c) => c.method.name === "fishdip");
+    if (fishdip.length) {
+      const k = list(fishdip.map((c) =>
+        c.method.name === "fishdip" ? 100 * c.method.k : 0
+      )).replaceAll(",", " %,") + " %";
+      const m = list(fishdip.map((c) => c.method.name === "fishdip" ? c.method.m : 0));
+      const n = list(fishdip.map((c) => regressingSamples(c)!));
+      const rule = fishdip.some((c) => c.method.name === "fishdip" && c.method.n === "rule");
+      lines.push(
+        `FISH-DIP: k = ${k}, m = ${m}, n = ${n}${rule ? " (the reference rule where not fixed)" : ""}.`,
+      );
+    }
+    return lines.join(" ");
+  }
+
+  /** Shows {@link settingsMarkdown}. */
+  async showSettings(): Promise<void> {
+    await showMarkdown(this.settingsMarkdown());
   }
 
   /** Shows the table (mean ± std over seeds, `needs DATASET` where data is missing) and its notes. */
