@@ -103,7 +103,7 @@ export interface RunGridSummary {
   skipped: string[];
   failed: { cellId: string; label: string; error: string }[];
   blocked: number;
-  reportFiles?: { tables: string[]; figures: string[]; manifest: string[]; kept: unknown[] };
+  reportFiles?: { tables: string[]; figures: string[]; manifest: string[]; kept: { cellId: string }[] };
 }
 
 function defaultLog(message: string) {
@@ -267,13 +267,21 @@ export async function runGrid(runner: CellRunner, opts: RunGridOptions): Promise
       dir: resultsDir,
       gitCommit: commit,
     });
-    const kept = summary.reportFiles.kept.length;
-    if (kept > 0) {
-      // Said every time: the tables include cells this store never ran.
+    // Said every time: the tables include cells this store never ran, and the raw file keeps records
+    // of cells outside this plan (another backbone, data now missing) that no table shows.
+    const raw = `${resultsDir}/raw/${whole.preset}-runs.jsonl`;
+    const planned = new Set(whole.cells.map(cellId));
+    const reported = summary.reportFiles.kept.filter((r) => planned.has(r.cellId)).length;
+    const others = summary.reportFiles.kept.length - reported;
+    if (reported > 0) {
       log(
-        `the store (${resultsDir}/runs) lacks ${kept} finished cell(s) that ${resultsDir}/raw/${whole.preset}-runs.jsonl ` +
-          `holds: kept there and reported from it (to make the store whole: cp ${resultsDir}/raw/${whole.preset}-runs.jsonl ` +
-          `${resultsDir}/runs/imported.jsonl)`,
+        `the store (${resultsDir}/runs) lacks ${reported} finished cell(s) that ${raw} holds: kept there and ` +
+          `reported from it (to make the store whole: cp ${raw} ${resultsDir}/runs/imported.jsonl)`,
+      );
+    }
+    if (others > 0) {
+      log(
+        `${raw} keeps ${others} record(s) of cells outside this plan (no table shows them; delete the file to drop them)`,
       );
     }
     log(

@@ -242,6 +242,15 @@ Deno.test("runGrid: a report from a store that lacks finished cells keeps the ra
     assertEquals(Deno.readTextFileSync(raw), before);
     assertEquals(Deno.readTextFileSync(`${results}/tables/README.md`), tables);
     assert(logged.some((m) => m.includes(`lacks ${n} finished cell(s)`)), logged.join("\n"));
+    // A record of a cell outside the plan (another backbone) stays in the file, said apart.
+    const outside = JSON.parse(before.split("\n")[0]);
+    outside.cellId = "0000000000000000";
+    Deno.writeTextFileSync(raw, before + JSON.stringify(outside) + "\n");
+    logged.length = 0;
+    await runGrid(fake().runner, { ...base, reportOnly: true, log: (m) => logged.push(m) });
+    assertEquals(Deno.readTextFileSync(raw), before + JSON.stringify(outside) + "\n");
+    assert(logged.some((m) => m.includes("keeps 1 record(s) of cells outside this plan")), logged.join("\n"));
+    Deno.writeTextFileSync(raw, before);
     // A raw file the report cannot read is refused before anything is written.
     Deno.writeTextFileSync(raw, before + "{truncated");
     Deno.removeSync(`${results}/tables`, { recursive: true });
