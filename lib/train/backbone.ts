@@ -11,7 +11,7 @@
  *
  * @module
  */
-import { loadCheckpoint } from "../checkpoint/checkpoint.ts";
+import { CheckpointError, loadCheckpoint } from "../checkpoint/checkpoint.ts";
 import { locateModel, type LocateOptions, parseModelRef } from "../checkpoint/locate.ts";
 import { requireDataFile } from "../config/paths.ts";
 import { parseT5Config, t5ParameterShapes } from "../t5/config.ts";
@@ -75,6 +75,37 @@ export async function backboneDir(idOrPath: string, opts: BackboneOptions = {}):
   return dir;
 }
 
+/** A NaN or infinite weight makes every loss NaN; refuse it at load, naming the tensor. */
+export function checkFinite(dir: string, tensors: ReadonlyMap<string, Float32Array>): void {
+  for (const [name, data] of tensors) {
+    for (let i = 0; i < data.length; i++) {
+      if (!Number.isFinite(data[i])) {
+        throw new CheckpointError(
+          `${dir}: tensor "${name}" holds ${data[i]} at index ${i}; the weights are damaged`,
+        );
+      }
+    }
+  }
+}
+
+/**
+ * Every id the tokenizer can produce must have a row in the embedding: a tokenizer from another
+ * vocabulary (T5's 32k pieces beside a reduced model) would fail later, deep inside a gather.
+ */
+export function checkVocabulary(
+  dir: string,
+  modelVocab: number,
+  tokenizerPath: string,
+  tokenizerVocab: number,
+): void {
+  if (tokenizerVocab > modelVocab) {
+    throw new CheckpointError(
+      `${tokenizerPath} has ${tokenizerVocab} ids but the model in ${dir} has ${modelVocab} embedding rows: ` +
+        `the tokenizer is not this model's (a checkpoint with its own vocabulary needs its spiece.model)`,
+    );
+  }
+}
+
 /**
  * Loads a backbone: weights checked tensor by tensor against the configuration, and the
  * tokenizer from the checkpoint's own `spiece.model` (else the data directory's T5 vocabulary).
@@ -87,9 +118,11 @@ export async function loadBackbone(
   const cfgJson = JSON.parse(await Deno.readTextFile(`${dir}/config.json`));
   const config = parseT5Config(cfgJson);
   const ckpt = await loadCheckpoint(dir, t5ParameterShapes(config));
+  checkFinite(dir, ckpt.tensors);
+  const tokenizerPath = ckpt.tokenizerPath ??
+    requireDataFile("t5/spiece.model", "t5", { dataDir: opts.dataDir });
+  const tokenizer = await T5Tokenizer.load(tokenizerPath);
+  checkVocabulary(dir, config.vocab_size, tokenizerPath, tokenizer.vocabSize);
   const model = t5FromWeights(config, ckpt.tensors, { dropoutSeed: opts.dropoutSeed });
-  const tokenizer = await T5Tokenizer.load(
-    ckpt.tokenizerPath ?? requireDataFile("t5/spiece.model", "t5", { dataDir: opts.dataDir }),
-  );
   return { id: idOrPath, dir, model, tokenizer };
 }

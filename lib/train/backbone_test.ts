@@ -1,9 +1,9 @@
-import { assert, assertEquals, assertRejects, assertStringIncludes } from "@std/assert";
+import { assert, assertEquals, assertRejects, assertStringIncludes, assertThrows } from "@std/assert";
 import { initBackend } from "../backend/mod.ts";
-import { saveCheckpoint, type SaveTensor } from "../checkpoint/checkpoint.ts";
+import { CheckpointError, saveCheckpoint, type SaveTensor } from "../checkpoint/checkpoint.ts";
 import { REPO_ROOT } from "../config/paths.ts";
 import { parseT5Config, t5ParameterCount, t5ParameterShapes } from "../t5/config.ts";
-import { backboneDir, loadBackbone } from "./backbone.ts";
+import { backboneDir, checkFinite, checkVocabulary, loadBackbone } from "./backbone.ts";
 import { fakeCommit, startFakeHub } from "../../tests/fake_hub.ts";
 import { readFolder, writeCachedModel } from "../../tests/hf_cache_fixture.ts";
 
@@ -13,7 +13,7 @@ await initBackend("cpu", { quiet: true });
 const TINY = {
   model_type: "t5",
   architectures: ["T5ForConditionalGeneration"],
-  vocab_size: 64,
+  vocab_size: 24960, // every id of the real tokenizer below has a row
   d_model: 8,
   d_kv: 4,
   d_ff: 16,
@@ -161,5 +161,22 @@ Deno.test("backboneDir: folders as they are, names through the cache", async () 
     () => backboneDir("t5-small@refs/pr/1", offline),
     Error,
     "no snapshot for revision refs/pr/1",
+  );
+});
+
+Deno.test("loadBackbone's checks: a non-finite weight and a tokenizer larger than the embedding are named", () => {
+  const ok = new Map([["a", Float32Array.of(1, 2)], ["b", Float32Array.of(0)]]);
+  checkFinite("dir", ok);
+  const bad = new Map([...ok, ["encoder.block.0.layer.0.SelfAttention.q.weight", Float32Array.of(0, NaN)]]);
+  assertThrows(
+    () => checkFinite("dir", bad),
+    CheckpointError,
+    'tensor "encoder.block.0.layer.0.SelfAttention.q.weight" holds NaN',
+  );
+  checkVocabulary("dir", 24960, "spiece.model", 24836);
+  assertThrows(
+    () => checkVocabulary("dir", 24960, "t5/spiece.model", 32100),
+    CheckpointError,
+    "32100 ids but the model",
   );
 });
