@@ -6,7 +6,13 @@
  * @module
  */
 import { PythonRandom } from "../data/python_random.ts";
-import { DATASETS, loadDataset, type LoadDatasetOptions } from "../data/mod.ts";
+import {
+  DataFormatError,
+  type DatasetName,
+  DATASETS,
+  loadDataset,
+  type LoadDatasetOptions,
+} from "../data/mod.ts";
 import { lowResourceSubset } from "../data/sampling.ts";
 import type { DatasetSchema, Example } from "../data/types.ts";
 import { type Cell, evalKey, type EvalTarget } from "../experiments/cells.ts";
@@ -34,12 +40,27 @@ function loadOptions(cell: Cell, ctx: RunContext): LoadDatasetOptions {
   return opts;
 }
 
+/**
+ * A split with no example trains nothing or scores 0.00 as if measured; either way the number
+ * would be wrong, so it is an error naming the dataset's files.
+ */
+function nonEmpty<T extends { examples: Example[] }>(d: T, dataset: DatasetName, split: string): T {
+  if (!d.examples.length) {
+    throw new DataFormatError(
+      DATASETS[dataset].layout,
+      "",
+      `the ${split} split of ${dataset} has no examples`,
+    );
+  }
+  return d;
+}
+
 /** The training examples of a cell: the seeded low-resource subset, or the episode's support set. */
 export function trainingExamples(
   cell: Cell,
   ctx: RunContext,
 ): { examples: Example[]; schema: DatasetSchema } {
-  const d = loadDataset(cell.dataset, "train", loadOptions(cell, ctx));
+  const d = nonEmpty(loadDataset(cell.dataset, "train", loadOptions(cell, ctx)), cell.dataset, "train");
   const examples = cell.fraction !== undefined && cell.fraction < 1
     ? lowResourceSubset(d.examples, cell.fraction, cell.seed)
     : d.examples;
@@ -55,7 +76,11 @@ export function evaluationExamples(
   cell: Cell,
   ctx: RunContext,
 ): { examples: Example[]; schema: DatasetSchema } {
-  const d = loadDataset(target.dataset, target.split, loadOptions(cell, ctx));
+  const d = nonEmpty(
+    loadDataset(target.dataset, target.split, loadOptions(cell, ctx)),
+    target.dataset,
+    target.split,
+  );
   if (target.subsample === undefined || target.subsample >= d.examples.length) return d;
   const order = d.examples.map((_, i) => i);
   new PythonRandom(0).shuffle(order);
