@@ -223,7 +223,7 @@ async function main() {
   const sentinel = (i: number) => tok.pieceToId(`<extra_id_${i}>`);
 
   if (values.export) {
-    await loadPretrainState(statePath, model, undefined);
+    const st = await loadPretrainState(statePath, model, undefined);
     const w = await exportT5Weights(model);
     const tensors = new Map([...w].map(([n, d]) => [n, { shape: [...model.param(n).shape], data: d }]));
     await saveCheckpoint(values.export, tensors, cfgJson, {
@@ -231,7 +231,7 @@ async function main() {
       tokenizer: spiece,
     });
     if (recipe) {
-      await writeRecipeCard(work, values.export, await loadPretrainState(statePath, model, undefined));
+      await writeRecipeCard(work, values.export, st);
     }
     console.log(`exported ${statePath} -> ${values.export}`);
     model.dispose();

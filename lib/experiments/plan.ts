@@ -405,9 +405,10 @@ export function planPreset(preset: PresetName | PresetSpec, opts: PlanOptions = 
     }
   }
   const cells = [...seen.values()];
-  const backbone = [...new Set(cells.length ? cells.map((c) => c.backbone) : [backboneOf("conll03")])].join(
-    ", ",
-  );
+  // Without runnable cells, the backbone every cell would use unless a dataset has its own.
+  const backbone = cells.length
+    ? [...new Set(cells.map((c) => c.backbone))].join(", ")
+    : opts.backbone ?? spec.backbone;
   return { preset: spec.name, backbone, entries, cells, blocked: [...blocked.values()] };
 }
 

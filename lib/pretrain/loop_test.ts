@@ -1,6 +1,6 @@
 import { assertEquals } from "@std/assert";
 import { initBackend } from "../backend/mod.ts";
-import { parseT5Config } from "../t5/config.ts";
+import { TINY_T5 } from "../../tests/tiny_t5.ts";
 import { createT5, type T5Model } from "../t5/model.ts";
 import type { T5Tokenizer } from "../tokenizer/mod.ts";
 import { loadPretrainState, pretrainOptimizer, type PretrainState, runPretraining } from "./loop.ts";
@@ -8,16 +8,7 @@ import type { Objective } from "./tasks.ts";
 
 await initBackend("cpu", { quiet: true });
 
-const CONFIG = parseT5Config({
-  vocab_size: 40,
-  d_model: 16,
-  d_ff: 32,
-  d_kv: 8,
-  num_heads: 2,
-  num_layers: 1,
-  num_decoder_layers: 1,
-  dropout_rate: 0.1,
-});
+const CONFIG = TINY_T5;
 const TOK = { padId: 0, eosId: 1 } as T5Tokenizer;
 const COPY: Objective = {
   name: "toy_copy",

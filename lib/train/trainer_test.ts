@@ -5,7 +5,7 @@ import { FishDip } from "../methods/fishdip.ts";
 import { FullFinetuning } from "../methods/baselines.ts";
 import type { SparseMethod } from "../methods/types.ts";
 import { t5Trainable } from "../methods/t5_trainable.ts";
-import { parseT5Config } from "../t5/config.ts";
+import { TINY_T5 } from "../../tests/tiny_t5.ts";
 import { createT5, type T5Inputs, type T5Model } from "../t5/model.ts";
 import { collate, type Feature } from "./features.ts";
 import { epochOrder, latestCheckpoint, train, type TrainConfig } from "./trainer.ts";
@@ -13,17 +13,8 @@ import { tempCheckpointName } from "./run_dir.ts";
 
 await initBackend("cpu", { quiet: true });
 
-// A tiny T5 and a toy copy task: small enough to train dozens of steps in seconds on cpu.
-const CONFIG = parseT5Config({
-  vocab_size: 40,
-  d_model: 16,
-  d_ff: 32,
-  d_kv: 8,
-  num_heads: 2,
-  num_layers: 1,
-  num_decoder_layers: 1,
-  dropout_rate: 0.1,
-});
+// The tiny T5 and a toy copy task.
+const CONFIG = TINY_T5;
 
 function toyFeatures(n: number): Feature[] {
   return Array.from({ length: n }, (_, i) => {
