@@ -103,6 +103,11 @@ export interface PlanOptions {
   availability?: Record<DatasetName, Availability>;
   /** Restrict to these tables (`--only`). */
   only?: TableName[];
+  /**
+   * Restrict to the rows of these datasets (`--datasets`): an entry is kept when the dataset its
+   * cells train on (FewRel episodes: `fewrel`) is listed; meta-training cells come with it.
+   */
+  datasets?: DatasetName[];
   /** Override the backbone id of every cell (a user-supplied checkpoint). */
   backbone?: string;
 }
@@ -389,7 +394,9 @@ export function planPreset(preset: PresetName | PresetSpec, opts: PlanOptions = 
   // Unique cells in entry order, dependencies (meta-training) before their dependants.
   const seen = new Map<string, Cell>();
   const blocked = new Map<string, { cell: Cell; needs: DatasetName[] }>();
-  for (const e of entries) {
+  const datasets = opts.datasets ? new Set<string>(opts.datasets) : undefined;
+  const kept = datasets ? entries.filter((e) => e.cells.some((c) => datasets.has(c.dataset))) : entries;
+  for (const e of kept) {
     for (const c of [...(e.requires ?? []), ...e.cells]) {
       const id = cellId(c);
       const needs = needsOf([c]);
@@ -409,7 +416,7 @@ export function planPreset(preset: PresetName | PresetSpec, opts: PlanOptions = 
   const backbone = cells.length
     ? [...new Set(cells.map((c) => c.backbone))].join(", ")
     : opts.backbone ?? spec.backbone;
-  return { preset: spec.name, backbone, entries, cells, blocked: [...blocked.values()] };
+  return { preset: spec.name, backbone, entries: kept, cells, blocked: [...blocked.values()] };
 }
 
 /** The tables present in a plan, in report order. */

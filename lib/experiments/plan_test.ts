@@ -131,6 +131,21 @@ Deno.test("preset sizes", () => {
   assertEquals(new Set(only.entries.map((e) => e.table)), new Set(["ablationK"]));
 });
 
+Deno.test("--datasets keeps only those datasets' rows, with the meta-training cells they start from", () => {
+  const avail = allAvailable();
+  const whole = planPreset("cpu", { availability: avail });
+  const part = planPreset("cpu", { availability: avail, datasets: ["conll04", "fewrel"] });
+  assert(part.entries.length > 0 && part.entries.length < whole.entries.length);
+  for (const c of part.cells) {
+    assert(["conll04", "fewrel"].includes(c.dataset) || part.cells.some((d) => d.init === cellId(c)), cellLabel(c));
+  }
+  // Every cell of those rows in the whole plan is in the filtered one, meta-training included.
+  const wanted = whole.entries.filter((e) => e.cells.some((c) => c.dataset === "conll04" || c.dataset === "fewrel"));
+  const ids = new Set(part.cells.map(cellId));
+  for (const e of wanted) for (const c of [...(e.requires ?? []), ...e.cells]) assert(ids.has(cellId(c)), cellLabel(c));
+  assert(part.cells.some((c) => c.init), "FewRel episodes come with their meta-training");
+});
+
 Deno.test("ablationN: the value of the reference rule is the default run, not a copy", () => {
   const plan = planPreset("cpu", { availability: sharedAvailability() });
   const row = plan.entries.find((e) =>

@@ -9,6 +9,7 @@ import { BACKEND_NAMES, parseBackendName } from "../backend/mod.ts";
 import { asUsage, UsageError } from "../config/cli.ts";
 import { COUNT, NON_NEGATIVE_INTEGER, parseNumberFlag } from "../config/flags.ts";
 import { dataDir } from "../config/paths.ts";
+import { DATASET_NAMES, type DatasetName, isDatasetName } from "../data/registry.ts";
 import { parseShard } from "../experiments/estimate.ts";
 import type { TableName } from "../experiments/plan.ts";
 import { TABLES } from "../experiments/plan.ts";
@@ -21,6 +22,7 @@ import { runWorkers } from "./workers.ts";
 export const REPRODUCE_USAGE = `deno task reproduce [options]
   --preset P        ${PRESETS.join(" | ")} (default quick)
   --only T[,T]      tables: ${TABLES.join(", ")}
+  --datasets D[,D]  run only these datasets' rows (e.g. conll04,fewrel)
   --shard i/N       run the i-th of N shards (1-based; e.g. SLURM_ARRAY_TASK_ID/N)
   --shard-pending   deal only the cells not yet done into the shards (--workers does)
   --workers N       run N shards at once on this machine, then the report (2 on 2 cores)
@@ -77,6 +79,15 @@ export function parseReproduceArgs(args: string[]): ReproduceArgs {
           }
         }
         out.only = ts as TableName[];
+        break;
+      }
+      case "--datasets": {
+        const ds = next().split(",").map((d) => d.trim()).filter(Boolean);
+        if (ds.length === 0) throw new UsageError("--datasets needs at least one dataset");
+        for (const d of ds) {
+          if (!isDatasetName(d)) throw new UsageError(`unknown dataset ${d} (${DATASET_NAMES.join(", ")})`);
+        }
+        out.datasets = ds as DatasetName[];
         break;
       }
       case "--shard":

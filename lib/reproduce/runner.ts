@@ -22,6 +22,7 @@
  */
 
 import { REPO_ROOT } from "../config/paths.ts";
+import type { DatasetName } from "../data/registry.ts";
 import { type Cell, cellId, cellLabel } from "../experiments/cells.ts";
 import { estimateSeconds, estimateWork, measuredRates, shard } from "../experiments/estimate.ts";
 import { type Plan, planPreset, type TableName } from "../experiments/plan.ts";
@@ -67,6 +68,8 @@ export interface RunGridOptions {
   /** A preset, or a tuned copy of one (`{ ...PRESET_SPECS.quick, epochs: { steps: 20 } }`). */
   preset: PresetName | PresetSpec;
   only?: TableName[];
+  /** Run only the rows of these datasets (the report stays the whole preset's). */
+  datasets?: DatasetName[];
   shard?: { i: number; n: number };
   /**
    * Deal only the cells not yet done into the shards (what `--workers` does). Shards started
@@ -120,7 +123,12 @@ function fmtSeconds(s: number): string {
 export async function runGrid(runner: CellRunner, opts: RunGridOptions): Promise<RunGridSummary> {
   const log = opts.log ?? defaultLog;
   const resultsDir = opts.resultsDir ?? `${REPO_ROOT}/results`;
-  const plan = planPreset(opts.preset, { dataDir: opts.dataDir, only: opts.only, backbone: opts.backbone });
+  const plan = planPreset(opts.preset, {
+    dataDir: opts.dataDir,
+    only: opts.only,
+    datasets: opts.datasets,
+    backbone: opts.backbone,
+  });
   const writer = opts.writer ?? (opts.shard ? `shard-${opts.shard.i}-of-${opts.shard.n}` : "local");
   const store = new ResultsStore(`${resultsDir}/runs`, writer);
   store.load();
@@ -260,7 +268,7 @@ export async function runGrid(runner: CellRunner, opts: RunGridOptions): Promise
   if (!opts.noReport) {
     // The report is the whole preset's, `--only` or not: the manifest and tables/README.md index
     // every table, so a run of one table (a notebook) must not shrink them to that table.
-    const whole = opts.only
+    const whole = opts.only || opts.datasets
       ? planPreset(opts.preset, { dataDir: opts.dataDir, backbone: opts.backbone })
       : plan;
     summary.reportFiles = await writeReport(whole, store.load({ quiet: true }), {
