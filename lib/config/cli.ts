@@ -57,6 +57,9 @@ const HINTS: Record<string, string> = {
   DownloadError: "check the model name and the network, or download it elsewhere and pass --backbone DIR",
   CheckpointError: "the checkpoint folder is incomplete or damaged: download it again " +
     "(`deno task download-model NAME`) or pass --backbone with another folder",
+  TrainingCheckpointError:
+    "the run folder's checkpoints are damaged: start the run again in a new --run-dir " +
+    "(or remove this one)",
   SafetensorsError: "the weights file is damaged or not safetensors: download or save it again",
   T5ConfigError: "config.json is not a T5 configuration: use the folder of a T5 checkpoint",
   NotFound: "check the path named above",

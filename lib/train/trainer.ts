@@ -10,25 +10,23 @@
  * torch's generator, which cannot be reproduced here; the order is equally uniform.)
  *
  * Checkpoints: `runDir/checkpoint-<step>/` holds the weights (safetensors), the optimizer state,
- * the method's mask and the loop state. It is written under a temporary name and renamed into
- * place, so a kill at any moment leaves either the previous checkpoint or the new one, never a
- * torn one.
+ * the method's mask and the loop state with the files' checksums (training_checkpoint.ts); a kill
+ * at any moment leaves a complete checkpoint, and a resume falls back from a corrupt newest one to
+ * the one before.
  *
  * @module
  */
-import * as tf from "@tensorflow/tfjs";
-import { readSafetensors, writeSafetensorsFile } from "../checkpoint/safetensors.ts";
-import { pathExists as exists } from "../config/paths.ts";
 import { PythonRandom } from "../data/python_random.ts";
-import type { ParamMask } from "../methods/mask.ts";
-import { SparseMask } from "../methods/mask.ts";
+import type { SparseMask } from "../methods/mask.ts";
 import { EarlyStop, sparseTrainStep } from "../methods/step.ts";
 import type { MethodContext, SparseMethod, TrainableModel } from "../methods/types.ts";
 import { Adafactor, type AdafactorConfig } from "../optim/adafactor.ts";
-import { adafactorStateFrom, adafactorStateTensors } from "../optim/adafactor_state.ts";
 import { chunk } from "./features.ts";
 import { type Progress, progressBar, silentProgress } from "./progress.ts";
-import { removeStaleTemps, tempCheckpointName, trimLog } from "./run_dir.ts";
+import { removeStaleTemps, trimLog } from "./run_dir.ts";
+import { loadNewestCheckpoint, type LoopState, saveTrainingCheckpoint } from "./training_checkpoint.ts";
+
+export { latestCheckpoint } from "./training_checkpoint.ts";
 
 /** Settings of one training run; defaults are FISH-DIP's. */
 export interface TrainConfig {
@@ -52,7 +50,7 @@ export interface TrainConfig {
   checkpointEvery?: number;
   /** Continue from the newest checkpoint in `runDir`, if any. */
   resume?: boolean;
-  /** Keep this many newest checkpoints (default 1). */
+  /** Keep this many newest checkpoints (default 2: a resume falls back to the older if the newer is corrupt). */
   keepCheckpoints?: number;
   /**
    * FISH-DIP's early stop: training ends after `patience` consecutive steps with a loss below
@@ -110,6 +108,8 @@ export interface TrainArgs<E, B> {
    * so that a resumed run draws the same dropout masks as an uninterrupted one.
    */
   reseed?: (seed: number) => void;
+  /** Where a resume reports a checkpoint it had to skip (default `console.warn`). */
+  warn?: (message: string) => void;
 }
 
 /** The per-epoch example order: a shuffle seeded by (seed, epoch), as Python's `random` does it. */
@@ -132,107 +132,6 @@ export function maskCounts(mask: SparseMask | null): Record<string, number> {
   if (!mask) return out;
   for (const [name, m] of mask.params) if (m.kept.length > 0) out[name] = m.kept.length;
   return out;
-}
-
-interface LoopState {
-  step: number;
-  seed: number;
-  total: number;
-  masks: { step: number; perParam: Record<string, number> }[];
-  /** Consecutive steps so far with a loss below the early stop's threshold. */
-  belowThreshold?: number;
-  /** The step at which the early stop ended training. */
-  stoppedEarly?: number;
-}
-
-/** The newest complete checkpoint folder in `runDir`, if any. */
-export async function latestCheckpoint(runDir: string): Promise<string | undefined> {
-  if (!(await exists(runDir))) return undefined;
-  let best: { step: number; path: string } | undefined;
-  for await (const e of Deno.readDir(runDir)) {
-    const m = /^checkpoint-(\d+)$/.exec(e.name);
-    if (!m || !e.isDirectory) continue;
-    const path = `${runDir}/${e.name}`;
-    if (!(await exists(`${path}/state.json`))) continue; // written last: its absence means torn
-    const step = Number(m[1]);
-    if (!best || step > best.step) best = { step, path };
-  }
-  return best?.path;
-}
-
-/** Writes `runDir/checkpoint-<step>/` for resuming (not a Hugging Face checkpoint: lib/checkpoint). */
-async function saveTrainingCheckpoint(
-  runDir: string,
-  params: Map<string, tf.Variable>,
-  optimizer: Adafactor,
-  mask: SparseMask | null,
-  state: LoopState,
-  keep: number,
-): Promise<string> {
-  const final = `${runDir}/checkpoint-${state.step}`;
-  const tmp = `${runDir}/${tempCheckpointName(state.step, Deno.pid)}`;
-  await Deno.remove(tmp, { recursive: true }).catch(() => {});
-  await Deno.mkdir(tmp, { recursive: true });
-  const weights = new Map<string, { dtype: "F32"; shape: number[]; data: Float32Array }>();
-  for (const [name, v] of params) {
-    weights.set(name, { dtype: "F32", shape: [...v.shape], data: (await v.data()) as Float32Array });
-  }
-  await writeSafetensorsFile(`${tmp}/model.safetensors`, weights);
-  const opt = adafactorStateTensors(await optimizer.saveState());
-  await writeSafetensorsFile(`${tmp}/optimizer.safetensors`, opt.tensors, opt.metadata);
-  if (mask) {
-    const m = new Map<string, { dtype: "I32"; shape: number[]; data: Int32Array }>();
-    for (const [name, p] of mask.params) m.set(name, { dtype: "I32", shape: [p.kept.length], data: p.kept });
-    await writeSafetensorsFile(`${tmp}/mask.safetensors`, m);
-  }
-  // state.json last: a folder without it is incomplete and ignored on resume.
-  await Deno.writeTextFile(`${tmp}/state.json`, JSON.stringify({ ...state, hasMask: mask !== null }));
-  await Deno.remove(final, { recursive: true }).catch(() => {});
-  await Deno.rename(tmp, final);
-  // Prune older checkpoints, newest `keep` kept.
-  const steps: number[] = [];
-  for await (const e of Deno.readDir(runDir)) {
-    const m = /^checkpoint-(\d+)$/.exec(e.name);
-    if (m) steps.push(Number(m[1]));
-  }
-  steps.sort((a, b) => b - a);
-  for (const s of steps.slice(Math.max(1, keep))) {
-    await Deno.remove(`${runDir}/checkpoint-${s}`, { recursive: true }).catch(() => {});
-  }
-  return final;
-}
-
-/** Reads a checkpoint of {@link saveTrainingCheckpoint} into the model's variables and the optimizer. */
-async function loadTrainingCheckpoint(
-  path: string,
-  params: Map<string, tf.Variable>,
-  optimizer: Adafactor,
-): Promise<{ state: LoopState; mask: SparseMask | null }> {
-  const state = JSON.parse(await Deno.readTextFile(`${path}/state.json`)) as LoopState & { hasMask: boolean };
-  const weights = await readSafetensors(`${path}/model.safetensors`);
-  for (const [name, v] of params) {
-    const t = weights.tensors.get(name);
-    if (!t) throw new Error(`${path}/model.safetensors: missing tensor "${name}"`);
-    // assign copies the values into the variable; the tensor that carried them is ours to free.
-    const value = tf.tensor(t.data as Float32Array, v.shape, "float32");
-    v.assign(value);
-    value.dispose();
-  }
-  const opt = await readSafetensors(`${path}/optimizer.safetensors`);
-  const dump = adafactorStateFrom(opt.tensors, opt.metadata, "", `${path}/optimizer.safetensors`);
-  optimizer.loadState(dump);
-  let mask: SparseMask | null = null;
-  if (state.hasMask) {
-    const m = await readSafetensors(`${path}/mask.safetensors`);
-    const pm = new Map<string, ParamMask>();
-    for (const [name, v] of params) {
-      const t = m.tensors.get(name);
-      const size = v.size;
-      pm.set(name, { shape: [...v.shape], size, kept: t ? (t.data as Int32Array) : new Int32Array(0) });
-    }
-    mask = new SparseMask(pm);
-  }
-  return { state, mask };
 }
 
 /**
@@ -260,9 +159,14 @@ export async function train<E, B>(args: TrainArgs<E, B>): Promise<TrainResult> {
   let state: LoopState = { step: 0, seed: config.seed, total, masks: [] };
   let resumed = false;
   if (config.resume && runDir) {
-    const ckpt = await latestCheckpoint(runDir);
-    if (ckpt) {
-      const loaded = await loadTrainingCheckpoint(ckpt, params, optimizer);
+    const loaded = await loadNewestCheckpoint(runDir, params, optimizer, args.warn ?? console.warn).catch(
+      (e) => {
+        optimizer.dispose();
+        throw e;
+      },
+    );
+    if (loaded) {
+      const ckpt = loaded.path;
       if (loaded.state.seed !== config.seed || loaded.state.total !== total) {
         optimizer.dispose();
         throw new Error(
@@ -351,7 +255,7 @@ export async function train<E, B>(args: TrainArgs<E, B>): Promise<TrainResult> {
           optimizer,
           method.mask,
           state,
-          config.keepCheckpoints ?? 1,
+          config.keepCheckpoints ?? 2,
         );
       }
       if (args.signal?.aborted) break;
@@ -363,7 +267,7 @@ export async function train<E, B>(args: TrainArgs<E, B>): Promise<TrainResult> {
         optimizer,
         method.mask,
         state,
-        config.keepCheckpoints ?? 1,
+        config.keepCheckpoints ?? 2,
       );
     }
     progress.done();

@@ -10,6 +10,8 @@ import { createT5, type T5Inputs, type T5Model } from "../t5/model.ts";
 import { collate, type Feature } from "./features.ts";
 import { epochOrder, latestCheckpoint, train, type TrainConfig } from "./trainer.ts";
 import { tempCheckpointName } from "./run_dir.ts";
+import { TrainingCheckpointError, verifyCheckpoint } from "./training_checkpoint.ts";
+import { writeSafetensorsFile } from "../checkpoint/safetensors.ts";
 
 await initBackend("cpu", { quiet: true });
 
@@ -38,7 +40,7 @@ async function weightsOf(model: T5Model): Promise<Map<string, Float32Array>> {
 async function run(
   method: SparseMethod<Feature, T5Inputs>,
   cfg: TrainConfig,
-  opts: { abortAfter?: number } = {},
+  opts: { abortAfter?: number; warn?: (m: string) => void } = {},
 ) {
   const { model, batch } = setup();
   const controller = new AbortController();
@@ -51,6 +53,7 @@ async function run(
     progress: false,
     reseed: (s) => model.setDropoutSeed(s),
     signal: controller.signal,
+    warn: opts.warn,
     onStep: ({ step }) => {
       if (opts.abortAfter === step) controller.abort();
     },
@@ -167,7 +170,104 @@ Deno.test("train: a resume frees what it loads, logs each step once and removes 
     assertEquals(log.filter((r) => r.kind === "mask").map((r) => r.step), [0, 4, 8, 12]);
     assertEquals(log.filter((r) => r.kind === "end").map((r) => r.steps), [12]);
     const left = (await Array.fromAsync(Deno.readDir(runDir))).map((e) => e.name).sort();
-    assertEquals(left, ["checkpoint-12", "log.jsonl"]);
+    assertEquals(left, ["checkpoint-12", "checkpoint-9", "log.jsonl"], "the two newest checkpoints are kept");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+/** A run killed after step 7 with checkpoints at 3 and 6, and the weights of the uninterrupted run. */
+async function killedRun(dir: string) {
+  const method = () =>
+    new FishDip<Feature, T5Inputs>({ keepRatio: 0.05, refreshKeepRatio: 0.05, refreshEvery: 4 });
+  const base: TrainConfig = { epochs: 4, batchSize: 4, seed: 2, lr: 1e-2 };
+  const whole = await run(method(), base);
+  const runDir = `${dir}/run`;
+  const cfg = { ...base, runDir, checkpointEvery: 3, resume: true };
+  await run(method(), cfg, { abortAfter: 7 });
+  return { method, cfg, runDir, whole };
+}
+
+Deno.test("train: a resume verifies the newest checkpoint and falls back to the previous one when it is corrupt", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const { method, cfg, runDir, whole } = await killedRun(dir);
+    assertEquals(await verifyCheckpoint(`${runDir}/checkpoint-6`), undefined);
+    // One flipped byte in the middle of the weights: the safetensors file still parses.
+    const file = `${runDir}/checkpoint-6/model.safetensors`;
+    const bytes = await Deno.readFile(file);
+    bytes[bytes.length >> 1] ^= 0x40;
+    await Deno.writeFile(file, bytes);
+    const problem = await verifyCheckpoint(`${runDir}/checkpoint-6`);
+    assert(problem?.includes("model.safetensors: SHA-256"), problem);
+    const warnings: string[] = [];
+    const resumed = await run(method(), cfg, { warn: (m) => warnings.push(m) });
+    assertEquals(resumed.result.losses[0].step, 4, "continues after the checkpoint of step 3");
+    for (const [n, w] of whole.weights) assertEquals(resumed.weights.get(n), w, `weights of ${n}`);
+    assertEquals(warnings.length, 1);
+    assert(warnings[0].includes("checkpoint-6") && warnings[0].includes("SHA-256"), warnings[0]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("train: zeroed weights, a renamed mask tensor or a cut state.json are caught; none left is a clear error", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const { method, cfg, runDir } = await killedRun(dir);
+    // checkpoint-6: weights replaced by a valid file of zeros (the checksum no longer matches).
+    const c6 = `${runDir}/checkpoint-6`;
+    const { readSafetensors } = await import("../checkpoint/safetensors.ts");
+    const w = await readSafetensors(`${c6}/model.safetensors`);
+    const zeros = new Map(
+      [...w.tensors].map((
+        [n, t],
+      ) => [n, { dtype: "F32" as const, shape: t.shape, data: new Float32Array(t.data.length) }]),
+    );
+    await writeSafetensorsFile(`${c6}/model.safetensors`, zeros);
+    assert((await verifyCheckpoint(c6))?.includes("SHA-256"));
+    // checkpoint-3: a truncated state.json.
+    const c3 = `${runDir}/checkpoint-3`;
+    const text = await Deno.readTextFile(`${c3}/state.json`);
+    await Deno.writeTextFile(`${c3}/state.json`, text.slice(0, text.length >> 1));
+    assert((await verifyCheckpoint(c3))?.includes("state.json: unreadable"));
+    const warnings: string[] = [];
+    const err = await run(method(), cfg, { warn: (m) => warnings.push(m) }).then(() => undefined, (e) => e);
+    assert(err instanceof TrainingCheckpointError, String(err));
+    assert(err.message.includes("checkpoint-6") && err.message.includes("checkpoint-3"), err.message);
+    assertEquals(warnings.length, 2);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("train: a mask whose tensors were renamed is refused even when the checksums were rewritten", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const { method, cfg, runDir, whole } = await killedRun(dir);
+    const c6 = `${runDir}/checkpoint-6`;
+    const { readSafetensors } = await import("../checkpoint/safetensors.ts");
+    const m = await readSafetensors(`${c6}/mask.safetensors`);
+    const renamed = new Map(
+      [...m.tensors].map((
+        [n, t],
+      ) => [`x.${n}`, { dtype: "I32" as const, shape: t.shape, data: t.data as Int32Array }]),
+    );
+    await writeSafetensorsFile(`${c6}/mask.safetensors`, renamed);
+    // Someone "repairs" the checksum by hand: the content check still refuses the mask.
+    const state = JSON.parse(await Deno.readTextFile(`${c6}/state.json`));
+    const digest = await crypto.subtle.digest("SHA-256", await Deno.readFile(`${c6}/mask.safetensors`));
+    state.sha256["mask.safetensors"] = Array.from(
+      new Uint8Array(digest),
+      (b) => b.toString(16).padStart(2, "0"),
+    ).join("");
+    await Deno.writeTextFile(`${c6}/state.json`, JSON.stringify(state));
+    assertEquals(await verifyCheckpoint(c6), undefined);
+    const warnings: string[] = [];
+    const resumed = await run(method(), cfg, { warn: (msg) => warnings.push(msg) });
+    assert(warnings[0]?.includes("mask of tensor(s) the model does not have"), warnings[0]);
+    assertEquals(resumed.result.losses[0].step, 4, "fell back to checkpoint-3");
+    for (const [n, w] of whole.weights) assertEquals(resumed.weights.get(n), w, `weights of ${n}`);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -39,7 +39,7 @@ import {
   type RunInfo,
   runInfoJson,
 } from "./fine_tune.ts";
-import { latestCheckpoint } from "./trainer.ts";
+import { newestVerifiedCheckpoint } from "./training_checkpoint.ts";
 
 /** Where the fine-tuned model is: `model`, or `delta` (with `base`, default the delta's own record). */
 export interface FineTunedSource {
@@ -146,12 +146,12 @@ async function fromRunDir(
   opts: BackboneOptions & { log?: (message: string) => void },
 ): Promise<FineTunedModel> {
   const info = await readRunInfo(`${dir}/${RUN_INFO_FILE}`);
-  const ckpt = await latestCheckpoint(dir);
-  if (ckpt === undefined) {
+  const found = await newestVerifiedCheckpoint(dir, opts.log);
+  if (found === undefined) {
     if (await pathExists(`${dir}/model/config.json`)) return await fromSaved(`${dir}/model`, opts);
-    throw new Error(`${dir}: the run has no checkpoint yet (did training start?)`);
+    throw new Error(`${dir}: the run has no checkpoint that passes its checks (did training start?)`);
   }
-  const state = JSON.parse(await Deno.readTextFile(`${ckpt}/state.json`));
+  const { path: ckpt, state } = found;
   if (typeof state.step === "number" && state.step < state.total && state.stoppedEarly === undefined) {
     opts.log?.(
       `warning: ${ckpt} is step ${state.step} of ${state.total}: the run did not finish ` +
