@@ -147,10 +147,18 @@ export interface ReportFiles {
 }
 
 /**
- * Writes `DIR/tables/NAME.{csv,md,long.csv}`, `DIR/figures/NAME.{svg,png}` and
- * `DIR/manifest.{json,md}`, plus `DIR/tables/README.md` with every table in one file,
- * `DIR/tables/diagnostics.{md,csv}` (reconstruction rate and final training loss beside each score),
- * `DIR/tables/paper_direction.{md,csv}` (FISH-DIP against each other method, with a verdict), and
+ * The folder of a preset's tables, figures and manifest: `DIR/PRESET`, so that each preset's report
+ * has its own and running one preset never rewrites another's.
+ */
+export function reportDir(resultsDir: string, preset: string): string {
+  return `${resultsDir}/${preset}`;
+}
+
+/**
+ * Writes, under `DIR/PRESET/` ({@link reportDir}), `tables/NAME.{csv,md,long.csv}`,
+ * `figures/NAME.{svg,png}` and `manifest.{json,md}`, plus `tables/README.md` with every table in one
+ * file, `tables/diagnostics.{md,csv}` (reconstruction rate and final training loss beside each
+ * score), `tables/paper_direction.{md,csv}` (FISH-DIP against each other method, with a verdict); and
  * `DIR/raw/PRESET-runs.jsonl`: the store's record of each of the plan's cells that is done (all
  * metrics, timings, losses, masks), in plan order — the store itself (`runs/`) is not committed.
  * Records of that file the store lacks are kept and reported with the store's (`kept`); records of
@@ -162,8 +170,9 @@ export async function writeReport(
   records: RunRecord[] | Map<string, RunRecord>,
   opts: { dir?: string; gitCommit?: string; png?: boolean } = {},
 ): Promise<ReportFiles> {
-  const dir = opts.dir ?? "results";
-  const raw = `${dir}/raw/${plan.preset}-runs.jsonl`;
+  const root = opts.dir ?? "results";
+  const raw = `${root}/raw/${plan.preset}-runs.jsonl`;
+  const dir = reportDir(root, plan.preset);
   const merged = mergeRawRecords(recordMap(records), raw);
   records = merged.records;
   const tables = buildTables(plan, records);
@@ -195,7 +204,7 @@ export async function writeReport(
   const done = plan.cells.map((c) => byId.get(cellId(c))).filter((r) => r !== undefined);
   const planned = new Set(plan.cells.map(cellId));
   const others = merged.kept.filter((r) => !planned.has(r.cellId));
-  Deno.mkdirSync(`${dir}/raw`, { recursive: true });
+  Deno.mkdirSync(`${root}/raw`, { recursive: true });
   Deno.writeTextFileSync(raw, [...done, ...others].map((r) => JSON.stringify(r) + "\n").join(""));
   out.raw.push(raw);
   return out;

@@ -62,10 +62,10 @@ Deno.test("writeReport: every table, figure and the manifest from a smoke plan",
       "mask_movement.svg",
       "peft_bars.svg",
     ]);
-    const md = Deno.readTextFileSync(`${dir}/tables/README.md`);
+    const md = Deno.readTextFileSync(`${dir}/smoke/tables/README.md`);
     assertStringIncludes(md, "needs ontonotes");
     assertStringIncludes(md, "| CoNLL04 relation F1, 1% |");
-    const manifest = JSON.parse(Deno.readTextFileSync(`${dir}/manifest.json`));
+    const manifest = JSON.parse(Deno.readTextFileSync(`${dir}/smoke/manifest.json`));
     assertEquals([manifest.preset, manifest.gitCommit, manifest.counts.pending], ["smoke", "deadbeef", 0]);
     assertEquals(manifest.counts.done, plan.cells.length);
     // Every done cell's record, in plan order; a record of a cell outside the plan is left out.

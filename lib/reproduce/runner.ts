@@ -34,7 +34,7 @@ import {
   ResultsStore,
   type RunRecord,
 } from "../experiments/store.ts";
-import { writeReport } from "../report/report.ts";
+import { reportDir, writeReport } from "../report/report.ts";
 
 /** What the runner is told about the cell it runs. */
 export interface RunContext {
@@ -78,7 +78,10 @@ export interface RunGridOptions {
    */
   shardPending?: boolean;
   dataDir?: string;
-  /** Results folder (`results`): `runs/`, `tables/`, `figures/`, `checkpoints/`, the manifest. */
+  /**
+   * Results folder (`results`): the store `runs/`, `checkpoints/`, the committed records
+   * `raw/PRESET-runs.jsonl`, and each preset's report in `PRESET/` (tables, figures, manifest).
+   */
   resultsDir?: string;
   backbone?: string;
   /** tfjs backend name, recorded with every cell. */
@@ -294,7 +297,7 @@ export async function runGrid(runner: CellRunner, opts: RunGridOptions): Promise
     }
     log(
       `wrote ${summary.reportFiles.tables.length} table files, ${summary.reportFiles.figures.length} figure files ` +
-        `and the manifest under ${resultsDir}`,
+        `and the manifest under ${reportDir(resultsDir, whole.preset)}`,
     );
   }
   return summary;

@@ -81,10 +81,10 @@ Deno.test("runGrid: resumes after an interruption, records failures, writes the 
     assertEquals(s2.failed.map((f) => f.cellId), [cellId(failing)]);
     assert(Deno.readTextFileSync(`${results}/failures.jsonl`).includes("boom"));
     assertEquals(loadRecords(`${results}/runs`).records.length, total - 1);
-    const manifest = JSON.parse(Deno.readTextFileSync(`${results}/manifest.json`));
+    const manifest = JSON.parse(Deno.readTextFileSync(`${results}/smoke/manifest.json`));
     assertEquals(manifest.counts.pending, 1);
-    assert(Deno.statSync(`${results}/tables/lowResource.md`).isFile);
-    assert(Deno.statSync(`${results}/figures/mask_movement.svg`).isFile);
+    assert(Deno.statSync(`${results}/smoke/tables/lowResource.md`).isFile);
+    assert(Deno.statSync(`${results}/smoke/figures/mask_movement.svg`).isFile);
     const c = fake();
     const s3 = await runGrid(c.runner, { ...base, noReport: true });
     assertEquals(c.calls.map(cellId), [cellId(failing)]);
@@ -107,7 +107,7 @@ Deno.test("runGrid: shards run disjoint cells into their own files; --report-onl
     assertEquals(seen.length, s.plan.cells.length);
     const files = [...Deno.readDirSync(`${results}/runs`)].map((e) => e.name).sort();
     assert(files.every((f) => /^shard-\d-of-3\.jsonl$/.test(f)), files.join());
-    const manifest = JSON.parse(Deno.readTextFileSync(`${results}/manifest.json`));
+    const manifest = JSON.parse(Deno.readTextFileSync(`${results}/smoke/manifest.json`));
     assertEquals(manifest.counts.done, s.plan.cells.length);
     await assertRejects(() =>
       runGrid(fake(() => true).runner, { ...base, resultsDir: `${results}/x`, stopOnError: true })
@@ -145,10 +145,10 @@ Deno.test("runGrid: a run of one table (--only) still writes the whole preset's 
       s.ran.length > 0 && s.ran.length < all.plan.cells.length,
       `${s.ran.length} of ${all.plan.cells.length}`,
     );
-    const manifest = JSON.parse(Deno.readTextFileSync(`${results}/manifest.json`));
+    const manifest = JSON.parse(Deno.readTextFileSync(`${results}/smoke/manifest.json`));
     assertEquals(manifest.counts.done, s.ran.length);
     assertEquals(manifest.counts.done + manifest.counts.pending, all.plan.cells.length);
-    const index = Deno.readTextFileSync(`${results}/tables/README.md`);
+    const index = Deno.readTextFileSync(`${results}/smoke/tables/README.md`);
     assert(index.includes("Low-resource") && index.includes("parameter-efficient"), index.slice(0, 300));
   });
 });
@@ -227,12 +227,25 @@ Deno.test("takeBackend: the value is taken out; a trailing --backend, or one wit
   assertThrows(() => takeBackend(["--backend", "--list"]), UsageError, "--backend needs a value");
 });
 
+Deno.test("runGrid: each preset's report has its own folder: running one never rewrites another's tables", async () => {
+  await withGrid(async (base, results) => {
+    await runGrid(fake().runner, base);
+    // Another preset's committed report beside it.
+    Deno.mkdirSync(`${results}/cpu/tables`, { recursive: true });
+    Deno.writeTextFileSync(`${results}/cpu/tables/README.md`, "cpu tables");
+    await runGrid(fake().runner, { ...base, reportOnly: true });
+    assertEquals(Deno.readTextFileSync(`${results}/cpu/tables/README.md`), "cpu tables");
+    assert(Deno.statSync(`${results}/smoke/tables/README.md`).isFile);
+    assertThrows(() => Deno.statSync(`${results}/tables`), "nothing at the top level");
+  });
+});
+
 Deno.test("runGrid: a report from a store that lacks finished cells keeps the raw file's records", async () => {
   await withGrid(async (base, results) => {
     await runGrid(fake().runner, base);
     const raw = `${results}/raw/smoke-runs.jsonl`;
     const before = Deno.readTextFileSync(raw);
-    const tables = Deno.readTextFileSync(`${results}/tables/README.md`);
+    const tables = Deno.readTextFileSync(`${results}/smoke/tables/README.md`);
     // A fresh clone: the committed report without its store.
     Deno.removeSync(`${results}/runs`, { recursive: true });
     const logged: string[] = [];
@@ -240,7 +253,7 @@ Deno.test("runGrid: a report from a store that lacks finished cells keeps the ra
     const n = before.trim().split("\n").length;
     assertEquals(s.reportFiles!.kept.length, n);
     assertEquals(Deno.readTextFileSync(raw), before);
-    assertEquals(Deno.readTextFileSync(`${results}/tables/README.md`), tables);
+    assertEquals(Deno.readTextFileSync(`${results}/smoke/tables/README.md`), tables);
     assert(logged.some((m) => m.includes(`lacks ${n} finished cell(s)`)), logged.join("\n"));
     // A record of a cell outside the plan (another backbone) stays in the file, said apart.
     const outside = JSON.parse(before.split("\n")[0]);
@@ -253,13 +266,13 @@ Deno.test("runGrid: a report from a store that lacks finished cells keeps the ra
     Deno.writeTextFileSync(raw, before);
     // A raw file the report cannot read is refused before anything is written.
     Deno.writeTextFileSync(raw, before + "{truncated");
-    Deno.removeSync(`${results}/tables`, { recursive: true });
+    Deno.removeSync(`${results}/smoke/tables`, { recursive: true });
     await assertRejects(
       () => runGrid(fake().runner, { ...base, reportOnly: true }),
       Error,
       "smoke-runs.jsonl:",
     );
     assertEquals(Deno.readTextFileSync(raw), before + "{truncated");
-    assertThrows(() => Deno.statSync(`${results}/tables`));
+    assertThrows(() => Deno.statSync(`${results}/smoke/tables`));
   });
 });
