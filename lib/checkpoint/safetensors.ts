@@ -8,9 +8,10 @@
  * header with spaces to a multiple of 8 bytes and stores tensors back to back in alphabetical
  * order of their names, as the reference fixtures do.
  *
- * Reading validates everything it relies on (header length, JSON, dtypes, shapes, offsets in range
- * and not overlapping) and throws a {@link SafetensorsError} naming the file, so a damaged file
- * never turns into silent zeros.
+ * Reading validates everything it relies on (header length, JSON, dtypes, shapes, offsets that
+ * tile the data exactly with no trailing bytes, F16 weight matrices that are not BF16 bytes under
+ * the wrong label) and throws a {@link SafetensorsError} naming the file, so a damaged file never
+ * turns into silent zeros or silently wrong weights.
  *
  * ```ts
  * import { readSafetensors, serializeSafetensors } from "./safetensors.ts";
@@ -146,6 +147,45 @@ export function decodeTensorBytes(
   }
 }
 
+/** Smallest F16 tensor {@link checkF16IsNotBf16} looks at: enough values for a stable fraction. */
+const BF16_CHECK_MIN_VALUES = 1024;
+
+/**
+ * Refuses an F16 weight matrix whose bytes are BF16 (a converter that wrote the wrong dtype label;
+ * the values would load as garbage of the right shape, and training would just fail to learn).
+ *
+ * Read as F16, a BF16 value x keeps its sign and the top 5 of its 8 exponent bits become the F16
+ * exponent, so every |x| in [2^-15, 2^9), which is nearly every entry of a weight matrix, lands
+ * in [0.5, 4): exponent bits 112..135 of BF16 map to F16 exponents 14..16. The check fires only
+ * when at least 99 % of a 2-D tensor of at least 1024 entries lies there. That is safe for genuine
+ * F16 weights: a trained weight matrix is centred on 0 with many entries near 0 (magnitude below
+ * 0.5) and never has 99 % of its entries in one band of three binades away from 0 (a normal
+ * distribution of any scale puts at most about 76 % in [0.5, 4)). 1-D tensors (norm scales, all
+ * close to 1) and small ones are left alone.
+ */
+export function checkF16IsNotBf16(
+  name: string,
+  key: string,
+  shape: readonly number[],
+  data: Float32Array,
+): void {
+  if (shape.length !== 2 || data.length < BF16_CHECK_MIN_VALUES) return;
+  let inBand = 0;
+  for (let i = 0; i < data.length; i++) {
+    const a = Math.abs(data[i]);
+    if (a >= 0.5 && a < 4) inBand++;
+  }
+  if (inBand >= 0.99 * data.length) {
+    throw new SafetensorsError(
+      `${name}: tensor "${key}": the bytes look like BF16 but the header says F16 ` +
+        `(${(100 * inBand / data.length).toFixed(1)} % of its ${data.length} values read as F16 have ` +
+        `magnitude in [0.5, 4), as BF16 weights do; genuine F16 weights have most entries near 0)`,
+      "the file's dtype label is wrong: convert or save the weights again with their real dtype " +
+        '(BF16 bytes labelled "BF16")',
+    );
+  }
+}
+
 /**
  * Validates a header's JSON and makes offsets absolute. `fileSize` (when known) bounds the data.
  * Exported for the checkpoint loader, which reads headers before deciding which tensors to read.
@@ -211,18 +251,36 @@ export function parseHeader(headerBytes: Uint8Array, name: string, fileSize?: nu
     entries.push([key, { dtype, shape, start: dataStart + begin, end: dataStart + end }]);
   }
   entries.sort((a, b) => a[1].start - b[1].start || a[1].end - b[1].end);
-  for (let i = 1; i < entries.length; i++) {
-    const [pn, p] = entries[i - 1], [cn, c] = entries[i];
-    if (c.start < p.end) {
+  // The tensors must tile the data region exactly, as the official library requires: the first
+  // begins at 0, each begins where the previous ends, and the last ends at the end of the file. A
+  // gap or a tail of unclaimed bytes means a writer that got its offsets wrong (or a file with
+  // something appended), so the offsets cannot be trusted to point at the right values.
+  let expected = dataStart;
+  for (const [i, [key, e]] of entries.entries()) {
+    if (e.start < expected) {
+      const [pn, p] = entries[i - 1];
       throw new SafetensorsError(
-        `${name}: tensors "${pn}" and "${cn}" overlap (bytes ${p.start - dataStart}..${
-          p.end - dataStart
-        } and ` +
-          `${c.start - dataStart}..${c.end - dataStart} of the data)`,
+        `${name}: tensors "${pn}" and "${key}" overlap (bytes ${p.start - dataStart}..${p.end - dataStart} ` +
+          `and ${e.start - dataStart}..${e.end - dataStart} of the data)`,
       );
     }
+    if (e.start > expected) {
+      throw new SafetensorsError(
+        `${name}: ${e.start - expected} unclaimed bytes before tensor "${key}" (data bytes ` +
+          `${expected - dataStart}..${e.start - dataStart} belong to no tensor): the offsets are wrong`,
+      );
+    }
+    expected = e.end;
   }
-  const dataEnd = entries.length ? entries[entries.length - 1][1].end : dataStart;
+  const dataEnd = expected;
+  if (fileSize !== undefined && dataEnd < fileSize) {
+    throw new SafetensorsError(
+      `${name}: ${fileSize - dataEnd} trailing bytes: the tensors end at byte ${dataEnd} but the file ` +
+        `has ${fileSize} bytes`,
+      "the file holds more than its header describes (damaged, or something was appended to it): " +
+        "download or save it again",
+    );
+  }
   return { entries: new Map(entries), metadata, dataEnd };
 }
 
@@ -252,11 +310,9 @@ export function parseSafetensors(bytes: Uint8Array, name = "<bytes>"): Safetenso
   const tensors = new Map<string, TensorEntry>();
   for (const [key, e] of header.entries) {
     const count = e.shape.reduce((a, b) => a * b, 1);
-    tensors.set(key, {
-      dtype: e.dtype,
-      shape: e.shape,
-      data: decodeTensorBytes(e.dtype, bytes.subarray(e.start, e.end), count),
-    });
+    const data = decodeTensorBytes(e.dtype, bytes.subarray(e.start, e.end), count);
+    if (e.dtype === "F16") checkF16IsNotBf16(name, key, e.shape, data as Float32Array);
+    tensors.set(key, { dtype: e.dtype, shape: e.shape, data });
   }
   return { tensors, metadata: header.metadata };
 }
@@ -345,6 +401,7 @@ export async function readEntry(
     } catch (err) {
       throw new SafetensorsError(`${path}: tensor "${key}": ${(err as Error).message}`);
     }
+    if (e.dtype === "F16") checkF16IsNotBf16(path, key, e.shape, data as Float32Array);
   }
   return { dtype: e.dtype, shape: e.shape, data };
 }

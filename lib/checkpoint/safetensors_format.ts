@@ -44,9 +44,12 @@ export interface SafetensorsHeader {
   dataEnd: number;
 }
 
-/** Thrown for malformed files; the message names the file and what is wrong. */
+/**
+ * Thrown for malformed files; the message names the file and what is wrong. `hint` (what to do)
+ * replaces the command-line handler's generic advice where a problem has a more specific remedy.
+ */
 export class SafetensorsError extends Error {
-  constructor(message: string) {
+  constructor(message: string, readonly hint?: string) {
     super(message);
     this.name = "SafetensorsError";
   }

@@ -1,5 +1,5 @@
 import { ignoreWithoutFixtures } from "../../tests/support.ts";
-import { assert, assertEquals, assertThrows } from "@std/assert";
+import { assert, assertEquals, assertRejects, assertStringIncludes, assertThrows } from "@std/assert";
 import { fixturesDir } from "../config/paths.ts";
 import {
   parseSafetensors,
@@ -202,4 +202,118 @@ Deno.test("writer rejects inconsistent input", () => {
     SafetensorsError,
     `metadata "n" must be a string`,
   );
+});
+
+Deno.test("data_offsets must tile the data exactly: gaps and trailing bytes are named with their byte counts", async () => {
+  const t = (offs: number[]) => ({ dtype: "F32", shape: [2], data_offsets: offs });
+  assertThrows(
+    () => parseSafetensors(rawFile({ a: t([0, 8]), b: t([12, 20]) }, 20), "f.st"),
+    SafetensorsError,
+    `f.st: 4 unclaimed bytes before tensor "b" (data bytes 8..12`,
+  );
+  assertThrows(
+    () => parseSafetensors(rawFile({ a: t([4, 12]) }, 12), "f.st"),
+    SafetensorsError,
+    `f.st: 4 unclaimed bytes before tensor "a"`,
+  );
+  // Out of name order but contiguous is fine: only the byte ranges matter.
+  const file = parseSafetensors(rawFile({ a: t([8, 16]), b: t([0, 8]) }, 16), "f.st");
+  assertEquals([...file.tensors.keys()], ["b", "a"]);
+
+  const good = writeSafetensors(sample);
+  const tail = new Uint8Array(good.byteLength + 5);
+  tail.set(good);
+  const e = assertThrows(() => parseSafetensors(tail, "f.st"), SafetensorsError, "f.st: 5 trailing bytes");
+  assertStringIncludes(
+    e.message,
+    `the tensors end at byte ${good.byteLength} but the file has ${tail.byteLength}`,
+  );
+  assert(e.hint?.includes("download or save it again"));
+  assertThrows(() => parseSafetensors(rawFile({}, 3), "f.st"), SafetensorsError, "f.st: 3 trailing bytes");
+
+  // The header-only read (what the checkpoint loader uses) sees the same file size.
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeFile(`${dir}/t.safetensors`, tail);
+    await assertRejects(
+      () => readSafetensorsHeader(`${dir}/t.safetensors`),
+      SafetensorsError,
+      `${dir}/t.safetensors: 5 trailing bytes`,
+    );
+    // A header length pointing past the end of the file, read from disk.
+    const past = rawFile({ a: t([0, 8]) }, 8);
+    new DataView(past.buffer).setBigUint64(0, BigInt(past.byteLength), true);
+    await Deno.writeFile(`${dir}/p.safetensors`, past);
+    await assertRejects(
+      () => readSafetensors(`${dir}/p.safetensors`),
+      SafetensorsError,
+      `${dir}/p.safetensors: header length ${past.byteLength} runs past the end of the file`,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+/** A seeded normal(0, std) sample (Box-Muller over a Park-Miller generator). */
+function normalMatrix(n: number, std: number, seed = 7): Float32Array {
+  let s = seed;
+  const u = () => (s = (s * 48271) % 2147483647) / 2147483647;
+  return Float32Array.from(
+    { length: n },
+    () => std * Math.sqrt(-2 * Math.log(u())) * Math.cos(2 * Math.PI * u()),
+  );
+}
+
+/** `bytes` with every `"BF16"` dtype in the header relabelled `"F16"` (same length, so offsets hold). */
+function relabelBf16AsF16(bytes: Uint8Array): Uint8Array {
+  const len = Number(new DataView(bytes.buffer, bytes.byteOffset).getBigUint64(0, true));
+  const json = new TextDecoder().decode(bytes.subarray(8, 8 + len)).replaceAll('"BF16"', '"F16" ');
+  const out = bytes.slice();
+  out.set(new TextEncoder().encode(json), 8);
+  return out;
+}
+
+Deno.test("BF16 bytes labelled F16 are refused naming file and tensor; the same matrix as real F16 loads", async () => {
+  const w = normalMatrix(64 * 32, 0.05);
+  const bf16 = writeSafetensors({
+    "encoder.w": { dtype: "BF16", shape: [64, 32], data: w },
+    "norm": { dtype: "F32", shape: [4], data: new Float32Array([1, 1, 1, 1]) },
+  });
+  const mislabelled = relabelBf16AsF16(bf16);
+  const e = assertThrows(
+    () => parseSafetensors(mislabelled, "m.st"),
+    SafetensorsError,
+    `m.st: tensor "encoder.w": the bytes look like BF16 but the header says F16`,
+  );
+  assert(e.hint?.includes('BF16 bytes labelled "BF16"'));
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeFile(`${dir}/m.safetensors`, mislabelled);
+    await assertRejects(
+      () => readSafetensors(`${dir}/m.safetensors`),
+      SafetensorsError,
+      `${dir}/m.safetensors: tensor "encoder.w": the bytes look like BF16`,
+    );
+    // The real F16 encoding of the same matrix loads, from memory and from disk, within F16 rounding.
+    const f16 = writeSafetensors({ "encoder.w": { dtype: "F16", shape: [64, 32], data: w } });
+    await Deno.writeFile(`${dir}/h.safetensors`, f16);
+    for (const file of [parseSafetensors(f16, "h.st"), await readSafetensors(`${dir}/h.safetensors`)]) {
+      const got = file.tensors.get("encoder.w")!.data as Float32Array;
+      assert(got.every((v, i) => Math.abs(v - w[i]) <= 2 ** -11 * Math.max(Math.abs(w[i]), 2 ** -14)));
+    }
+    // Read as what they are, the BF16 bytes are the matrix.
+    const asBf16 = parseSafetensors(bf16).tensors.get("encoder.w")!.data as Float32Array;
+    assert(asBf16.every((v, i) => Math.abs(v - w[i]) <= 2 ** -8 * Math.abs(w[i])));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+  // Conservative: a 1-D tensor or one under 1024 values is not judged, whatever its values.
+  const small = relabelBf16AsF16(
+    writeSafetensors({ v: { dtype: "BF16", shape: [1000], data: normalMatrix(1000, 0.05) } }),
+  );
+  parseSafetensors(small, "s.st");
+  const square = relabelBf16AsF16(
+    writeSafetensors({ v: { dtype: "BF16", shape: [31, 31], data: normalMatrix(961, 0.05) } }),
+  );
+  parseSafetensors(square, "s.st");
 });

@@ -28,4 +28,5 @@ export {
   parseSentencePieceModel,
   PieceType,
   type SentencePieceModel,
+  SentencePieceModelError,
 } from "./sentencepiece_model.ts";

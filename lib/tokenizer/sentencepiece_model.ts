@@ -15,6 +15,19 @@
  * @module
  */
 
+/**
+ * A file that is not a usable SentencePiece model (garbage, truncated, or missing what a model
+ * needs). The message is `not a SentencePiece model: PATH: REASON`; `hint` says what to do.
+ */
+export class SentencePieceModelError extends Error {
+  readonly hint = "replace the spiece.model named above with an intact copy (download the model again, " +
+    "or copy the tokenizer it was trained with)";
+  constructor(readonly path: string, readonly reason: string) {
+    super(`not a SentencePiece model: ${path}: ${reason}`);
+    this.name = "SentencePieceModelError";
+  }
+}
+
 /** `SentencePiece.Type` from the proto (NORMAL is the default when the field is absent). */
 export const PieceType = {
   NORMAL: 1,
@@ -81,6 +94,12 @@ class Reader {
     return out;
   }
 
+  /** Skips a fixed-width value, refusing one cut off by the end of the message. */
+  private fixed(width: number): void {
+    if (this.pos + width > this.end) throw new Error(`protobuf: truncated fixed${8 * width}`);
+    this.pos += width;
+  }
+
   float32(): number {
     if (this.pos + 4 > this.end) throw new Error("protobuf: truncated fixed32");
     const v = new DataView(this.buf.buffer, this.buf.byteOffset + this.pos, 4).getFloat32(0, true);
@@ -94,13 +113,13 @@ class Reader {
         this.varint();
         break;
       case 1:
-        this.pos += 8;
+        this.fixed(8);
         break;
       case 2:
         this.bytes();
         break;
       case 5:
-        this.pos += 4;
+        this.fixed(4);
         break;
       default:
         throw new Error(`protobuf: unsupported wire type ${wireType}`);
@@ -111,6 +130,8 @@ class Reader {
   *fields(): Generator<[number, number]> {
     while (this.pos < this.end) {
       const key = this.varint();
+      // Field number 0 is invalid in protobuf; seeing it means the bytes are not a message.
+      if (key < 8) throw new Error(`protobuf: invalid field number 0 at byte ${this.pos}`);
       yield [Math.floor(key / 8), key & 7];
     }
   }
@@ -122,14 +143,25 @@ function sub(buf: Uint8Array): Reader {
   return new Reader(buf);
 }
 
-function parsePiece(buf: Uint8Array): ModelPiece {
+function parsePiece(buf: Uint8Array, id: number): ModelPiece {
   const r = sub(buf);
   const out: ModelPiece = { piece: "", score: 0, type: PieceType.NORMAL };
   for (const [field, wt] of r.fields()) {
-    if (field === 1 && wt === 2) out.piece = utf8.decode(r.bytes());
-    else if (field === 2 && wt === 5) out.score = r.float32();
+    if (field === 1 && wt === 2) {
+      const bytes = r.bytes();
+      try {
+        out.piece = utf8.decode(bytes);
+      } catch {
+        throw new Error(`piece ${id} is not valid UTF-8`);
+      }
+    } else if (field === 2 && wt === 5) out.score = r.float32();
     else if (field === 3 && wt === 0) out.type = r.varint();
     else r.skip(wt);
+  }
+  // SentencePiece itself refuses both when it loads a model.
+  if (out.piece === "") throw new Error(`piece ${id} is empty`);
+  if (!(Object.values(PieceType) as number[]).includes(out.type)) {
+    throw new Error(`piece ${id} ("${out.piece}") has unknown type ${out.type}`);
   }
   return out;
 }
@@ -156,15 +188,25 @@ function parseNormalizer(buf: Uint8Array): NormalizerSpec {
 }
 
 /**
- * Decodes the bytes of a `spiece.model` file.
+ * Decodes the bytes of a `spiece.model` file; `path` names it in errors. Throws
+ * {@link SentencePieceModelError} for anything that is not a complete model.
  *
  * ```ts
  * const model = parseSentencePieceModel(await Deno.readFile("data/t5/spiece.model"));
  * model.pieces.length; // 32000
  * ```
  */
-export function parseSentencePieceModel(bytes: Uint8Array): SentencePieceModel {
+export function parseSentencePieceModel(bytes: Uint8Array, path = "<bytes>"): SentencePieceModel {
+  try {
+    return parseModel(bytes);
+  } catch (e) {
+    throw new SentencePieceModelError(path, (e as Error).message);
+  }
+}
+
+function parseModel(bytes: Uint8Array): SentencePieceModel {
   const r = new Reader(bytes);
+  let hasTrainerSpec = false, hasNormalizerSpec = false;
   const model: SentencePieceModel = {
     pieces: [],
     normalizer: parseNormalizer(new Uint8Array(0)),
@@ -173,8 +215,9 @@ export function parseSentencePieceModel(bytes: Uint8Array): SentencePieceModel {
     byteFallback: false,
   };
   for (const [field, wt] of r.fields()) {
-    if (field === 1 && wt === 2) model.pieces.push(parsePiece(r.bytes()));
+    if (field === 1 && wt === 2) model.pieces.push(parsePiece(r.bytes(), model.pieces.length));
     else if (field === 2 && wt === 2) {
+      hasTrainerSpec = true;
       const t = sub(r.bytes());
       for (const [f, w] of t.fields()) {
         if (f === 3 && w === 0) model.modelType = t.varint();
@@ -182,9 +225,24 @@ export function parseSentencePieceModel(bytes: Uint8Array): SentencePieceModel {
         else if (f === 35 && w === 0) model.byteFallback = t.varint() !== 0;
         else t.skip(w);
       }
-    } else if (field === 3 && wt === 2) model.normalizer = parseNormalizer(r.bytes());
-    else r.skip(wt);
+    } else if (field === 3 && wt === 2) {
+      hasNormalizerSpec = true;
+      model.normalizer = parseNormalizer(r.bytes());
+    } else r.skip(wt);
   }
-  if (model.pieces.length === 0) throw new Error("not a SentencePiece model: no pieces found");
+  if (model.pieces.length === 0) throw new Error("no pieces found");
+  // Protobuf writes fields in number order, so every model SentencePiece writes (and the reduced
+  // vocabularies of lib/pretrain/vocab.ts, which copy these fields) has its pieces first, then
+  // trainer_spec, then normalizer_spec. A file cut off anywhere in the pieces, even exactly
+  // between two, therefore lacks both specs; without this check it would load as a smaller
+  // vocabulary whose missing ids only fail later, inside the model.
+  if (!hasTrainerSpec) {
+    throw new Error(
+      `no trainer_spec after its ${model.pieces.length} pieces: the file is truncated (${bytes.length} bytes)`,
+    );
+  }
+  if (!hasNormalizerSpec) {
+    throw new Error(`no normalizer_spec: the file is truncated (${bytes.length} bytes)`);
+  }
   return model;
 }

@@ -31,7 +31,12 @@
 
 import { howToGet, MissingDataError, requireDataFile } from "../config/paths.ts";
 import { SentencePieceNormalizer, SPACE_SYMBOL } from "./normalizer.ts";
-import { parseSentencePieceModel, PieceType, type SentencePieceModel } from "./sentencepiece_model.ts";
+import {
+  parseSentencePieceModel,
+  PieceType,
+  type SentencePieceModel,
+  SentencePieceModelError,
+} from "./sentencepiece_model.ts";
 import { UnigramModel } from "./unigram.ts";
 
 /** Where `spiece.model` lives inside the data directory. */
@@ -137,7 +142,12 @@ export class T5Tokenizer {
 
     const required = (piece: string) => {
       const id = this.pieceIds.get(piece);
-      if (id === undefined) throw new Error(`SentencePiece model lacks the T5 special piece ${piece}`);
+      if (id === undefined) {
+        throw new Error(
+          `lacks the special piece ${piece} (a T5 vocabulary has <pad>, </s> and <unk>): ` +
+            `the file is damaged or not a T5 tokenizer`,
+        );
+      }
       return id;
     };
     this.eosId = required("</s>");
@@ -157,7 +167,7 @@ export class T5Tokenizer {
   /**
    * Loads `spiece.model` from `path`, or from `<data dir>/t5/spiece.model` (the data directory is
    * `$FISHDIP_DATA`, else `<repo>/data`). Throws {@link MissingDataError} naming the file when it
-   * is absent.
+   * is absent, {@link SentencePieceModelError} naming it when it is damaged.
    */
   static async load(path?: string): Promise<T5Tokenizer> {
     const file = path ?? requireDataFile(SPIECE_RELATIVE_PATH, "t5");
@@ -168,12 +178,20 @@ export class T5Tokenizer {
       if (e instanceof Deno.errors.NotFound) throw new MissingDataError(file, "t5", howToGet("t5", true));
       throw e;
     }
-    return T5Tokenizer.fromBytes(bytes);
+    return T5Tokenizer.fromBytes(bytes, file);
   }
 
-  /** Builds a tokenizer from the bytes of a `spiece.model` file. */
-  static fromBytes(bytes: Uint8Array): T5Tokenizer {
-    return new T5Tokenizer(parseSentencePieceModel(bytes));
+  /**
+   * Builds a tokenizer from the bytes of a `spiece.model` file; `path` names it in errors. Throws
+   * {@link SentencePieceModelError} for a damaged file or one that is not a T5 vocabulary.
+   */
+  static fromBytes(bytes: Uint8Array, path = "<bytes>"): T5Tokenizer {
+    const model = parseSentencePieceModel(bytes, path);
+    try {
+      return new T5Tokenizer(model);
+    } catch (e) {
+      throw new SentencePieceModelError(path, (e as Error).message);
+    }
   }
 
   /** SentencePiece normalization of `text` (NFKC-like rules, whitespace folding, "▁" escapes). */

@@ -2,7 +2,9 @@ import { assert, assertEquals, assertRejects, assertStringIncludes, assertThrows
 import { initBackend } from "../backend/mod.ts";
 import { CheckpointError, saveCheckpoint, type SaveTensor } from "../checkpoint/checkpoint.ts";
 import { REPO_ROOT } from "../config/paths.ts";
-import { parseT5Config, t5ParameterCount, t5ParameterShapes } from "../t5/config.ts";
+import { describeError } from "../config/cli.ts";
+import { parseT5Config, T5ConfigError, t5ParameterCount, t5ParameterShapes } from "../t5/config.ts";
+import { SentencePieceModelError } from "../tokenizer/mod.ts";
 import { backboneDir, checkFinite, checkVocabulary, loadBackbone } from "./backbone.ts";
 import { fakeCommit, startFakeHub } from "../../tests/fake_hub.ts";
 import { readFolder, writeCachedModel } from "../../tests/hf_cache_fixture.ts";
@@ -179,4 +181,87 @@ Deno.test("loadBackbone's checks: a non-finite weight and a tokenizer larger tha
     CheckpointError,
     "32100 ids but the model",
   );
+});
+
+/** A backbone folder holding only `files` (name -> text or bytes). */
+async function folderWith(files: Record<string, string | Uint8Array>): Promise<string> {
+  const dir = await Deno.makeTempDir({ prefix: "bb_inputs_" });
+  for (const [name, content] of Object.entries(files)) {
+    if (typeof content === "string") await Deno.writeTextFile(`${dir}/${name}`, content);
+    else await Deno.writeFile(`${dir}/${name}`, content);
+  }
+  return dir;
+}
+
+Deno.test("loadBackbone: a config.json that is not JSON, or lacks or mistypes a field, is named with the field", async () => {
+  const dirs: string[] = [];
+  const load = async (files: Record<string, string | Uint8Array>) => {
+    const dir = await folderWith(files);
+    dirs.push(dir);
+    return { dir, load: () => loadBackbone(dir, { dataDir: `${dir}/no-data` }) };
+  };
+  try {
+    let c = await load({ "config.json": '{"d_model": 8,' });
+    const e = await assertRejects(c.load, T5ConfigError, `${c.dir}/config.json is not valid JSON`);
+    assertStringIncludes(describeError(e).text, "what to do: restore the folder's config.json");
+    c = await load({ "config.json": "[1, 2]" });
+    await assertRejects(c.load, T5ConfigError, `${c.dir}/config.json is not a JSON object`);
+    for (const field of ["d_model", "num_layers", "num_heads", "d_kv", "d_ff", "vocab_size"]) {
+      c = await load({ "config.json": JSON.stringify({ ...TINY, [field]: undefined }) });
+      await assertRejects(c.load, T5ConfigError, `${c.dir}/config.json lacks the required field "${field}"`);
+    }
+    c = await load({ "config.json": JSON.stringify({ ...TINY, d_ff: "16" }) });
+    await assertRejects(
+      c.load,
+      T5ConfigError,
+      `${c.dir}/config.json: config field "d_ff" must be an integer`,
+    );
+    c = await load({});
+    await assertRejects(c.load, CheckpointError, `${c.dir} has no config.json`);
+  } finally {
+    for (const d of dirs) await Deno.remove(d, { recursive: true });
+  }
+});
+
+Deno.test("loadBackbone: no silent stand-in vocabulary; a damaged spiece.model is named", async () => {
+  const own = await Deno.readFile(`${REPO_ROOT}/data/models/fishdip-t5-mini/spiece.model`);
+  // A data directory that does have a T5 vocabulary, so a fallback would have been possible.
+  const data = await folderWith({});
+  await Deno.mkdir(`${data}/t5`);
+  await Deno.writeFile(`${data}/t5/spiece.model`, own);
+  const dirs = [data];
+  try {
+    const noVocab = await folderWith({ "config.json": JSON.stringify(TINY) });
+    dirs.push(noVocab);
+    await assertRejects(
+      () => loadBackbone(noVocab, { dataDir: data }),
+      CheckpointError,
+      `${noVocab} has no spiece.model, and its vocabulary (24960 embedding rows) is not T5's (32128)`,
+    );
+    // Truncated, and garbage (a Git LFS pointer where the file should be).
+    for (const bytes of [own.subarray(0, 4096 * 10), new TextEncoder().encode("version https://git-lfs")]) {
+      const damaged = await folderWith({ "config.json": JSON.stringify(TINY), "spiece.model": bytes });
+      dirs.push(damaged);
+      await assertRejects(
+        () => loadBackbone(damaged, { dataDir: data }),
+        SentencePieceModelError,
+        `not a SentencePiece model: ${damaged}/spiece.model: `,
+      );
+    }
+    // A model of T5's size still borrows the data directory's T5 vocabulary.
+    const t5Sized = await Deno.makeTempDir({ prefix: "bb_t5_sized_" });
+    dirs.push(t5Sized);
+    const config = { ...TINY, vocab_size: 32128 };
+    const tensors = new Map<string, SaveTensor>();
+    for (const { name, shape } of t5ParameterShapes(parseT5Config(config))) {
+      const n = shape.reduce((a, b) => a * b, 1);
+      tensors.set(name, { shape, data: Float32Array.from({ length: n }, (_, i) => ((i % 17) - 8) / 100) });
+    }
+    await saveCheckpoint(t5Sized, tensors, config);
+    const b = await loadBackbone(t5Sized, { dataDir: data, quiet: true });
+    assertEquals(b.tokenizer.pieceCount, 24736);
+    b.model.dispose();
+  } finally {
+    for (const d of dirs) await Deno.remove(d, { recursive: true });
+  }
 });
