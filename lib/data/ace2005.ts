@@ -14,6 +14,7 @@
 import type { DatasetSchema, Entity, Example, Relation } from "./types.ts";
 import { labelTypes } from "./conll.ts";
 import {
+  badField,
   dataFile,
   DataFormatError,
   isIndex,
@@ -22,6 +23,7 @@ import {
   type LoadOptions,
   parseJson,
   readText,
+  requireExamples,
   show,
   textLines,
 } from "./io.ts";
@@ -62,9 +64,16 @@ export function parseAce2005(text: string, file: string, split: string): Example
     if (!isObject(doc)) throw fail("expected a JSON object");
     const { sentences, ner, relations } = doc;
     if (!Array.isArray(sentences) || !sentences.every(isStringArray)) {
-      throw fail(`"sentences" must be a list of token lists`);
+      throw fail(
+        sentences === undefined
+          ? badField(doc, "sentences", "a list of token lists")
+          : `"sentences" must be a list of token lists`,
+      );
     }
     for (const [key, v] of [["ner", ner], ["relations", relations]] as const) {
+      if (v === undefined) {
+        throw fail(badField(doc, key, `a list with one list per sentence (${sentences.length})`));
+      }
       if (!Array.isArray(v) || v.length !== sentences.length || !v.every(Array.isArray)) {
         throw fail(`"${key}" must be a list with one list per sentence (${sentences.length})`);
       }
@@ -125,5 +134,11 @@ export function parseAce2005(text: string, file: string, split: string): Example
 /** Loads `ace2005_joint_er/{split}.json` (DyGIE JSON lines). */
 export function loadAce2005(split: "train" | "dev" | "test", opts: LoadOptions = {}): Example[] {
   const file = dataFile(`ace2005_joint_er/${split}.json`, "ace2005_joint_er", false, opts);
-  return parseAce2005(readText(file), file.display, split);
+  return requireExamples(
+    parseAce2005(readText(file), file.display, split),
+    file.display,
+    "ace2005_joint_er",
+    split,
+    "no document with an entity-bearing sentence",
+  );
 }

@@ -3,23 +3,37 @@
  * (`data/ontonotes/{split}.txt`, one token per line, the tag in the last column).
  *
  * The reader is TANL's `NERDataset.load_data_single_split`:
- * - the token is the first whitespace-separated column and the tag the last (a line with one column
- *   has no tag); `O` means outside;
- * - a blank line or a line starting with `-DOCSTART-` ends the sentence;
+ * - the token is the first whitespace-separated column and the tag the last; `O` means outside;
+ * - a blank line or a line starting with `-DOCSTART-` ends the sentence; every other line is a
+ *   token;
  * - an entity ends, and a new one may begin, wherever the tag's type changes, the tag goes to or
  *   from `O`, or the tag starts with `B-` or `S-`. That one rule reads IOB1 (CoNLL-2003's own
  *   scheme, where `B-` only separates two adjacent entities of one type), IOB2 and IOBES alike;
  * - the tag that begins an entity must start with `B-`, `I-` or `S-` and name a known type.
  *
- * Two deliberate differences, both only on input TANL would reject or crash on: a line holding only
- * whitespace ends the sentence (TANL raises `IndexError`), and a continuation tag with a prefix
- * other than `B-`/`I-`/`E-`/`S-` (`X-PER` after `I-PER`) is an error (TANL accepts it silently).
- * Every error names the file and line.
+ * Deliberate differences, all on input TANL would reject, crash on or misread: a line holding only
+ * whitespace ends the sentence (TANL raises `IndexError`); a continuation tag with a prefix other
+ * than `B-`/`I-`/`E-`/`S-` (`X-PER` after `I-PER`) is an error (TANL accepts it silently); and a
+ * token line must have the file's number of columns (CoNLL-2003: exactly four; otherwise at least
+ * two, and as many as the file's first token line). TANL reads a one-column line as a token
+ * outside any entity, so a line cut short (the last line of a truncated file, a tag lost in an
+ * edit) would quietly become training data with a wrong label; with too few of four columns the
+ * "tag" it reads is the POS or chunk column. Every error names the file and line, and quotes it.
  *
  * @module
  */
 import type { DatasetSchema, Example, LabelType } from "./types.ts";
-import { dataFile, DataFormatError, type LoadOptions, pySplit, readText, textLines } from "./io.ts";
+import {
+  cutShort,
+  dataFile,
+  DataFormatError,
+  type LoadOptions,
+  pySplit,
+  readText,
+  requireExamples,
+  shortLine,
+  textLines,
+} from "./io.ts";
 
 /** Builds a schema's type list from TANL's `short -> natural` dictionary (same order). */
 export function labelTypes(natural: Record<string, string>): LabelType[] {
@@ -63,6 +77,14 @@ export const ONTONOTES_SCHEMA: DatasetSchema = {
 
 const TAG = /^([BIES])-(.+)$/;
 
+/** How many columns a column file's token lines have, for {@link parseConllNer}. */
+export interface ConllColumns {
+  /** Exactly this many; default: at least two, and as many as the first token line. */
+  columns?: number;
+  /** What the columns are, for messages (`word POS chunk NER`). */
+  layout?: string;
+}
+
 /**
  * Parses a CoNLL column file into NER examples with ids `split-index`.
  *
@@ -74,7 +96,13 @@ const TAG = /^([BIES])-(.+)$/;
  * // ex.entities[0] -> { type: { short: "ORG", natural: "organization" }, start: 0, end: 1 }
  * ```
  */
-export function parseConllNer(text: string, file: string, split: string, schema: DatasetSchema): Example[] {
+export function parseConllNer(
+  text: string,
+  file: string,
+  split: string,
+  schema: DatasetSchema,
+  opts: ConllColumns = {},
+): Example[] {
   const types = new Map(schema.entityTypes.map((t) => [t.short, t]));
   const examples: Example[] = [];
   let tokens: string[] = [];
@@ -90,6 +118,8 @@ export function parseConllNer(text: string, file: string, split: string, schema:
   };
 
   const lines = textLines(text);
+  // The first token line's column count, which every later token line must have.
+  let first: { n: number; line: number } | undefined;
   for (let n = 0; n < lines.length; n++) {
     const line = lines[n];
     if (line.startsWith("-DOCSTART-")) {
@@ -101,8 +131,24 @@ export function parseConllNer(text: string, file: string, split: string, schema:
       flush();
       continue;
     }
+    const want = opts.columns ?? first?.n;
+    if (cols.length < 2 || (want !== undefined && cols.length !== want)) {
+      const expected = opts.columns !== undefined
+        ? `expected ${opts.columns}${opts.layout ? ` (${opts.layout})` : ""}`
+        : first !== undefined
+        ? `but line ${first.line} has ${first.n}`
+        : "expected at least 2 (token ... TAG, the tag last)";
+      const why = cutShort(text, lines, n) ??
+        (want === undefined || cols.length < want ? "a column is missing" : "a token with a space in it?");
+      throw DataFormatError.atLine(
+        file,
+        n + 1,
+        `${cols.length} column${cols.length === 1 ? "" : "s"}, ${expected}; ${why}: ${shortLine(line)}`,
+      );
+    }
+    first ??= { n: cols.length, line: n + 1 };
     tokens.push(cols[0]);
-    labels.push(cols.length > 1 && cols[cols.length - 1] !== "O" ? cols[cols.length - 1] : null);
+    labels.push(cols[cols.length - 1] !== "O" ? cols[cols.length - 1] : null);
     lineNos.push(n + 1);
   }
   flush();
@@ -208,7 +254,13 @@ export function parseConll2012Ner(
       continue;
     }
     const fail = (msg: string) => DataFormatError.atLine(file, n + 1, msg);
-    if (cols.length < 11) throw fail(`expected at least 11 columns (CoNLL-2012), found ${cols.length}`);
+    if (cols.length < 11) {
+      throw fail(
+        `expected at least 11 columns (CoNLL-2012), found ${cols.length}${
+          cutShort(text, lines, n) ? ` (${cutShort(text, lines, n)})` : ""
+        }: ${shortLine(line)}`,
+      );
+    }
     const cell = cols[10];
     const m = NE_CELL.exec(cell);
     if (m === null) throw fail(`named-entity cell ${JSON.stringify(cell)} is not (TYPE*, *, *) or (TYPE)`);
@@ -241,7 +293,11 @@ export type NerSplit = "train" | "dev" | "test";
  */
 export function loadConll03(split: NerSplit, opts: LoadOptions = {}): Example[] {
   const file = dataFile(`conll03/${split}.txt`, "conll03", false, opts);
-  return parseConllNer(readText(file), file.display, split, CONLL03_SCHEMA);
+  const examples = parseConllNer(readText(file), file.display, split, CONLL03_SCHEMA, {
+    columns: 4,
+    layout: "word POS chunk NER",
+  });
+  return requireExamples(examples, file.display, "conll03", split, "no token lines in the file");
 }
 
 /**
@@ -253,7 +309,8 @@ export function loadOntonotes(split: NerSplit, opts: LoadOptions = {}): Example[
   const file = dataFile(`ontonotes/${split}.txt`, "ontonotes", false, opts);
   const text = readText(file);
   // A CoNLL-2012 `*_conll` file starts with `#begin document`; TANL's export has no such lines.
-  return /^#begin document/m.test(text.slice(0, 4096))
+  const examples = /^#begin document/m.test(text.slice(0, 4096))
     ? parseConll2012Ner(text, file.display, split, ONTONOTES_SCHEMA)
     : parseConllNer(text, file.display, split, ONTONOTES_SCHEMA);
+  return requireExamples(examples, file.display, "ontonotes", split, "no token lines in the file");
 }

@@ -30,6 +30,7 @@
  */
 import type { DatasetSchema, Example, LabelType } from "./types.ts";
 import {
+  badField,
   dataFile,
   DataFormatError,
   isIndex,
@@ -37,6 +38,7 @@ import {
   isStringArray,
   type LoadOptions,
   readJson,
+  requireExamples,
   show,
 } from "./io.ts";
 import { PythonRandom } from "./python_random.ts";
@@ -93,6 +95,8 @@ export interface FewRelByRelation {
   byRelation: Map<string, Example[]>;
   /** The relation types in the file's order. */
   relationTypes: LabelType[];
+  /** The file the examples came from, for messages (absent when built by other code). */
+  file?: string;
 }
 
 function span(pos: unknown, fullSpans: boolean): { start: number; end: number } | null {
@@ -137,10 +141,12 @@ export function parseFewRel(
       instances.map((x: unknown, k: number): Example => {
         const fail = (msg: string) =>
           new DataFormatError(file, `relation ${JSON.stringify(rel)}, item ${k}`, msg);
-        if (!isObject(x) || !isStringArray(x.tokens)) throw fail(`expected {tokens, h, t}, got ${show(x)}`);
+        if (!isObject(x)) throw fail(`expected {tokens, h, t}, got ${show(x)}`);
+        if (!isStringArray(x.tokens)) throw fail(badField(x, "tokens", "a list of strings"));
         const h = Array.isArray(x.h) ? span(x.h[2], opts.fullSpans ?? false) : null;
         const t = Array.isArray(x.t) ? span(x.t[2], opts.fullSpans ?? false) : null;
         for (const [name, s] of [["h", h], ["t", t]] as const) {
+          if (x[name] === undefined) throw fail(badField(x, name, "[name, id, [[token positions]]]"));
           if (s === null || s.end > x.tokens.length || s.end <= s.start) {
             throw fail(
               `"${name}" must be [name, id, [[token positions]]] inside the tokens, got ${show(x[name])}`,
@@ -156,7 +162,7 @@ export function parseFewRel(
       }),
     );
   }
-  return { byRelation, relationTypes };
+  return { byRelation, relationTypes, file };
 }
 
 /** Loads `fewrel/{name}.json` (`val_wiki`, `train_wiki`, `val_nyt`, ...) grouped by relation. */
@@ -167,7 +173,9 @@ export function loadFewRelFile(
 ): FewRelByRelation {
   const file = dataFile(`fewrel/${name}.json`, "fewrel", true, opts);
   const pid2name = opts.pid2name ?? loadPid2Name(opts);
-  return parseFewRel(readJson(file), file.display, split, pid2name, opts);
+  const grouped = parseFewRel(readJson(file), file.display, split, pid2name, opts);
+  requireExamples([...grouped.byRelation.values()].flat(), file.display, "fewrel", split, "no instances");
+  return grouped;
 }
 
 /** A schema for relation classification over the given relation types. */
@@ -242,21 +250,70 @@ export interface Episode {
   schema: DatasetSchema;
 }
 
+/** What an episode is drawn with: N (`ways`), K (`shots`), Q (`queries`, default 5) and the seed. */
+export interface EpisodeSpec {
+  ways: number;
+  shots: number;
+  queries?: number;
+  seed: number | bigint;
+}
+
+const EPISODE_HINT = "ask for fewer ways, shots or queries, or use a file with more instances per relation";
+
+/**
+ * Checks, before any episode is drawn, that `grouped` can supply N-way K-shot episodes with Q
+ * queries: at least N relations with K + Q instances each. Otherwise a {@link DataFormatError}
+ * names the file, N, K, Q, how many relations qualify and which fall short, where drawing would
+ * only fail at some episode with Python's "sample larger than population".
+ *
+ * Enough qualifying relations do not make every seed work when some relations are short: the
+ * reference draws the N relations among all of them, so a seed may still pick a short one, and
+ * {@link sampleEpisode} names it then.
+ */
+export function checkEpisodeFeasible(grouped: FewRelByRelation, spec: Omit<EpisodeSpec, "seed">): void {
+  const queries = spec.queries ?? 5, need = spec.shots + queries;
+  const counts = [...grouped.byRelation].map(([id, xs]) => ({ id, n: xs.length }));
+  const short = counts.filter((c) => c.n < need);
+  const qualify = counts.length - short.length;
+  if (qualify >= spec.ways) return;
+  const listed = short.slice(0, 8).map((c) => `${c.id} (${c.n})`).join(", ") +
+    (short.length > 8 ? `, ... ${short.length - 8} more` : "");
+  throw new DataFormatError(
+    grouped.file ?? "the FewRel data",
+    "",
+    `${spec.ways}-way ${spec.shots}-shot episodes with ${queries} queries need ${spec.ways} relations ` +
+      `with at least ${need} instances (K + Q) each, but ${qualify} of the file's ${counts.length} ` +
+      `relations qualify` + (short.length > 0 ? ` (instances of the others: ${listed})` : ""),
+    EPISODE_HINT,
+  );
+}
+
 /**
  * Samples an episode from grouped examples exactly as TANL's `FewRelEpisodic` with
  * `random.seed(seed)`: `random.sample(list(keys), ways)`, then `random.sample(examples, shots +
- * queries)` per relation, first `shots` to support.
+ * queries)` per relation, first `shots` to support. Data that cannot supply the episode is an
+ * error naming the file (see {@link checkEpisodeFeasible}).
  */
-export function sampleEpisode(
-  grouped: FewRelByRelation,
-  spec: { ways: number; shots: number; queries?: number; seed: number | bigint },
-): Episode {
+export function sampleEpisode(grouped: FewRelByRelation, spec: EpisodeSpec): Episode {
   const queries = spec.queries ?? 5;
+  checkEpisodeFeasible(grouped, spec);
   const rng = new PythonRandom(spec.seed);
+  // Among all relations, short ones included, as the reference draws (the same draws on valid data).
   const ids = rng.sample([...grouped.byRelation.keys()], spec.ways);
   const support: Example[] = [], query: Example[] = [];
   for (const id of ids) {
-    const drawn = rng.sample(grouped.byRelation.get(id)!, spec.shots + queries);
+    const instances = grouped.byRelation.get(id)!;
+    if (instances.length < spec.shots + queries) {
+      throw new DataFormatError(
+        grouped.file ?? "the FewRel data",
+        "",
+        `episode seed ${spec.seed} draws relation ${id}, which has ${instances.length} instances, fewer ` +
+          `than K + Q = ${spec.shots + queries}; relations are drawn among all ` +
+          `${grouped.byRelation.size} (as the reference does), so each needs that many`,
+        EPISODE_HINT,
+      );
+    }
+    const drawn = rng.sample(instances, spec.shots + queries);
     support.push(...drawn.slice(0, spec.shots));
     query.push(...drawn.slice(spec.shots));
   }
@@ -273,9 +330,6 @@ export function sampleEpisode(
  * const ep = fewRelEpisode({ ways: 5, shots: 1, seed: 1 }); // 5 support, 25 query examples
  * ```
  */
-export function fewRelEpisode(
-  spec: { ways: number; shots: number; queries?: number; seed: number | bigint },
-  opts: FewRelOptions = {},
-): Episode {
+export function fewRelEpisode(spec: EpisodeSpec, opts: FewRelOptions = {}): Episode {
   return sampleEpisode(loadFewRelFile("val_wiki", "dev", opts), spec);
 }

@@ -11,7 +11,11 @@
  */
 import { requireDataFile } from "../config/paths.ts";
 
-/** A dataset file that does not have the expected format; `message` starts with `file:line:`. */
+/**
+ * A dataset file that does not have the expected format; `message` starts with `file:line:`.
+ * `hint`, when given, is what the command-line tools print as "what to do" (`lib/config/cli.ts`);
+ * without it they print the generic advice for this error's name.
+ */
 export class DataFormatError extends Error {
   constructor(
     /** The file as shown to the user: relative to the data directory (`conll03/train.txt`). */
@@ -19,6 +23,7 @@ export class DataFormatError extends Error {
     /** `1234` (a 1-based line), `item 17` (a 0-based JSON array index), or `""` for the whole file. */
     readonly where: string,
     readonly detail: string,
+    readonly hint?: string,
   ) {
     super(
       where === ""
@@ -31,16 +36,17 @@ export class DataFormatError extends Error {
   }
 
   /** An error at a 1-based line of a text or JSON-lines file. */
-  static atLine(file: string, line: number, detail: string): DataFormatError {
-    return new DataFormatError(file, String(line), detail);
+  static atLine(file: string, line: number, detail: string, hint?: string): DataFormatError {
+    return new DataFormatError(file, String(line), detail, hint);
   }
 
   /** An error at a 0-based item of a JSON array (or a key of a JSON object). */
-  static atItem(file: string, item: number | string, detail: string): DataFormatError {
+  static atItem(file: string, item: number | string, detail: string, hint?: string): DataFormatError {
     return new DataFormatError(
       file,
       typeof item === "number" ? `item ${item}` : `key ${JSON.stringify(item)}`,
       detail,
+      hint,
     );
   }
 }
@@ -102,10 +108,136 @@ export function dataFile(
   return { path, display: relative };
 }
 
-/** Reads a UTF-8 text file (a leading byte-order mark is dropped, as Python's `utf-8-sig` would). */
+/**
+ * Reads a UTF-8 text file (a leading byte-order mark is dropped, as Python's `utf-8-sig` would).
+ * Bytes that are not UTF-8 are an error at their line (see {@link decodeUtf8}).
+ */
 export function readText(file: DataFile): string {
-  const text = Deno.readTextFileSync(file.path);
+  return decodeUtf8(Deno.readFileSync(file.path), file.display);
+}
+
+/** What to do about a file that is not UTF-8. */
+const NOT_UTF8_HINT = "save the file as UTF-8 (from Latin-1: iconv -f latin1 -t utf-8 FILE > NEW), " +
+  "or replace it with a fresh copy";
+
+/**
+ * Decodes UTF-8 strictly (one leading byte-order mark is dropped). Bytes that are not UTF-8 are a
+ * {@link DataFormatError} naming the line, the byte and the line's text: a lenient decoder would
+ * put U+FFFD characters into the training data, and tokens no dataset has would go unnoticed.
+ */
+export function decodeUtf8(bytes: Uint8Array, file: string): string {
+  // ignoreBOM keeps the mark so that exactly one is dropped, as `utf-8-sig` does.
+  const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+  let text: string;
+  try {
+    text = decoder.decode(bytes);
+  } catch {
+    throw notUtf8(bytes, file, decoder);
+  }
   return text.startsWith("\ufeff") ? text.slice(1) : text;
+}
+
+/**
+ * The error for bytes that failed to decode: the first line (numbered as {@link textLines} numbers
+ * them, `\r\n`, `\r` and `\n` ending a line) that does not decode on its own. Line ends are ASCII
+ * and never inside a multi-byte sequence, so the line that fails holds the first bad byte.
+ */
+function notUtf8(bytes: Uint8Array, file: string, decoder: TextDecoder): DataFormatError {
+  let line = 1, start = 0;
+  for (let i = 0; i <= bytes.length; i++) {
+    if (i < bytes.length && bytes[i] !== 10 && bytes[i] !== 13) continue;
+    const lineBytes = bytes.subarray(start, i);
+    try {
+      decoder.decode(lineBytes);
+    } catch {
+      const at = firstInvalidUtf8(lineBytes);
+      const shown = new TextDecoder("utf-8").decode(lineBytes);
+      return DataFormatError.atLine(
+        file,
+        line,
+        `not UTF-8 (byte 0x${lineBytes[at].toString(16).padStart(2, "0")} at byte ${at + 1} of ` +
+          `the line: ${shortLine(shown)})`,
+        NOT_UTF8_HINT,
+      );
+    }
+    if (bytes[i] === 13 && bytes[i + 1] === 10) i++;
+    line++;
+    start = i + 1;
+  }
+  // Unreachable: a file that fails to decode has a line that fails.
+  return new DataFormatError(file, "", "not UTF-8", NOT_UTF8_HINT);
+}
+
+/** Offset of the first byte that does not continue a valid UTF-8 sequence (the length if none). */
+function firstInvalidUtf8(b: Uint8Array): number {
+  let i = 0;
+  while (i < b.length) {
+    const c = b[i];
+    // Sequence length and the range of its second byte (which excludes overlongs and surrogates).
+    const [n, lo, hi] = c < 0x80
+      ? [1, 0, 0]
+      : c >= 0xc2 && c <= 0xdf
+      ? [2, 0x80, 0xbf]
+      : c === 0xe0
+      ? [3, 0xa0, 0xbf]
+      : c === 0xed
+      ? [3, 0x80, 0x9f]
+      : c >= 0xe1 && c <= 0xef
+      ? [3, 0x80, 0xbf]
+      : c === 0xf0
+      ? [4, 0x90, 0xbf]
+      : c === 0xf4
+      ? [4, 0x80, 0x8f]
+      : c >= 0xf1 && c <= 0xf3
+      ? [4, 0x80, 0xbf]
+      : [0, 0, 0];
+    if (n === 0) return i;
+    if (n > 1 && !(b[i + 1] >= lo && b[i + 1] <= hi)) return i;
+    for (let k = 2; k < n; k++) if (!(b[i + k] >= 0x80 && b[i + k] <= 0xbf)) return i;
+    i += n;
+  }
+  return Math.max(0, b.length - 1);
+}
+
+/** A line of a file for an error message: quoted, and shortened past 60 characters. */
+export function shortLine(line: string): string {
+  const s = line.length > 60 ? `${line.slice(0, 57)}...` : line;
+  return JSON.stringify(s);
+}
+
+/**
+ * For a column-count error on line `i`: a note when it is the file's last line and no line end
+ * follows it (a file cut off mid-line), else undefined.
+ */
+export function cutShort(text: string, lines: string[], i: number): string | undefined {
+  return i === lines.length - 1 && !/[\r\n]$/.test(text) ? "the file's last line, cut short?" : undefined;
+}
+
+/**
+ * Throws when a file gave no examples: an empty file (or one cut short before its first sentence)
+ * would otherwise train on nothing or score 0.00 as if measured.
+ */
+export function requireExamples<T>(
+  items: T[],
+  file: string,
+  dataset: string,
+  split: string,
+  why: string,
+): T[] {
+  if (items.length === 0) {
+    throw new DataFormatError(file, "", `the ${split} split of ${dataset} has no examples (${why})`);
+  }
+  return items;
+}
+
+/**
+ * What is wrong with the field `key` of a record, for an error message: `missing "key" (expected
+ * WHAT)` when the record lacks it, else `"key" must be WHAT, got VALUE`.
+ */
+export function badField(record: Record<string, unknown>, key: string, what: string): string {
+  return record[key] === undefined
+    ? `missing "${key}" (expected ${what})`
+    : `"${key}" must be ${what}, got ${show(record[key])}`;
 }
 
 /** 1-based line of a character offset. */

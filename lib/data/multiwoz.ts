@@ -26,6 +26,7 @@ import {
   isStringArray,
   type LoadOptions,
   readJson,
+  requireExamples,
   show,
 } from "./io.ts";
 
@@ -66,5 +67,11 @@ export function parseMultiWoz(data: unknown, file: string): Example[] {
 /** Loads `multi_woz_2.1/multi_woz_2.1_{split}_5_domain.json`. */
 export function loadMultiWoz(split: "train" | "dev" | "test", opts: LoadOptions = {}): Example[] {
   const file = dataFile(`multi_woz_2.1/multi_woz_2.1_${split}_5_domain.json`, "multi_woz", false, opts);
-  return parseMultiWoz(readJson(file), file.display);
+  return requireExamples(
+    parseMultiWoz(readJson(file), file.display),
+    file.display,
+    "multi_woz",
+    split,
+    "an empty list",
+  );
 }

@@ -13,6 +13,7 @@
 import type { DatasetSchema, Entity, Example, LabelType } from "./types.ts";
 import { labelTypes } from "./conll.ts";
 import {
+  badField,
   dataFile,
   DataFormatError,
   isIndex,
@@ -20,6 +21,7 @@ import {
   isStringArray,
   type LoadOptions,
   readJson,
+  requireExamples,
   show,
 } from "./io.ts";
 
@@ -51,6 +53,18 @@ export const ADE_SCHEMA: DatasetSchema = {
   relationTypes: labelTypes(ADE_NATURAL.relations),
 };
 
+/** The fields an entity and a relation must have, and what each holds (for messages). */
+const ENTITY_FIELDS = [
+  ["type", "an entity type"],
+  ["start", "a token index"],
+  ["end", "a token index, exclusive"],
+] as const;
+const RELATION_FIELDS = [
+  ["type", "a relation type"],
+  ["head", "an entity index"],
+  ["tail", "an entity index"],
+] as const;
+
 /**
  * Parses one SpERT JSON document (already `JSON.parse`d) into examples `split-index`.
  * Errors name `file` and the offending item's index.
@@ -63,10 +77,13 @@ export function parseSpert(data: unknown, file: string, split: string, schema: D
     const fail = (msg: string) => DataFormatError.atItem(file, i, msg);
     if (!isObject(x)) throw fail(`expected an object, got ${show(x)}`);
     const tokens = x.tokens;
-    if (!isStringArray(tokens)) throw fail(`"tokens" must be a list of strings, got ${show(tokens)}`);
-    if (!Array.isArray(x.entities)) throw fail(`"entities" must be a list, got ${show(x.entities)}`);
+    if (!isStringArray(tokens)) throw fail(badField(x, "tokens", "a list of strings"));
+    if (!Array.isArray(x.entities)) throw fail(badField(x, "entities", "a list"));
     const entities: Entity[] = x.entities.map((y: unknown, j: number) => {
       if (!isObject(y)) throw fail(`entity ${j} is not an object: ${show(y)}`);
+      for (const [key, what] of ENTITY_FIELDS) {
+        if (y[key] === undefined) throw fail(`entity ${j}: ${badField(y, key, what)}`);
+      }
       const type = lookup(eTypes, y.type, () => fail(`entity ${j}: unknown entity type ${show(y.type)}`));
       if (!isIndex(y.start) || !isIndex(y.end) || y.start >= y.end || y.end > tokens.length) {
         throw fail(
@@ -79,6 +96,9 @@ export function parseSpert(data: unknown, file: string, split: string, schema: D
     if (!Array.isArray(rawRelations)) throw fail(`"relations" must be a list, got ${show(rawRelations)}`);
     const relations = rawRelations.map((y: unknown, j: number) => {
       if (!isObject(y)) throw fail(`relation ${j} is not an object: ${show(y)}`);
+      for (const [key, what] of RELATION_FIELDS) {
+        if (y[key] === undefined) throw fail(`relation ${j}: ${badField(y, key, what)}`);
+      }
       const type = lookup(rTypes, y.type, () => fail(`relation ${j}: unknown relation type ${show(y.type)}`));
       for (const end of ["head", "tail"] as const) {
         const v = y[end];
@@ -103,7 +123,8 @@ function lookup(types: Map<string, LabelType>, key: unknown, fail: () => Error):
 /** Loads CoNLL04 `conll04/conll04_{split}.json` (922 / 231 / 288 sentences). */
 export function loadConll04(split: "train" | "dev" | "test", opts: LoadOptions = {}): Example[] {
   const file = dataFile(`conll04/conll04_${split}.json`, "conll04", true, opts);
-  return parseSpert(readJson(file), file.display, split, CONLL04_SCHEMA);
+  const examples = parseSpert(readJson(file), file.display, split, CONLL04_SCHEMA);
+  return requireExamples(examples, file.display, "conll04", split, "an empty list");
 }
 
 /**
@@ -153,11 +174,13 @@ export function loadAde(
   if (split === "dev") return [];
   const name = `split_${fold}_${split}`;
   const file = dataFile(`ade/ade_${name}.json`, "ade", true, opts);
-  return parseSpert(readJson(file), file.display, name, loadAdeSchema(opts));
+  const examples = parseSpert(readJson(file), file.display, name, loadAdeSchema(opts));
+  return requireExamples(examples, file.display, "ade", name, "an empty list");
 }
 
 /** Loads `ade/ade_full.json`, all 4,272 ADE sentences (ids `full-index`). */
 export function loadAdeFull(opts: LoadOptions = {}): Example[] {
   const file = dataFile("ade/ade_full.json", "ade", true, opts);
-  return parseSpert(readJson(file), file.display, "full", loadAdeSchema(opts));
+  const examples = parseSpert(readJson(file), file.display, "full", loadAdeSchema(opts));
+  return requireExamples(examples, file.display, "ade", "full", "an empty list");
 }

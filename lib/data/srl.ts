@@ -18,7 +18,17 @@
  * @module
  */
 import type { DatasetSchema, Entity, Example, LabelType } from "./types.ts";
-import { dataFile, DataFormatError, type LoadOptions, pySplit, pyStrip, readText, textLines } from "./io.ts";
+import {
+  dataFile,
+  DataFormatError,
+  type LoadOptions,
+  pySplit,
+  pyStrip,
+  readText,
+  requireExamples,
+  shortLine,
+  textLines,
+} from "./io.ts";
 
 /** TANL's natural names for SRL roles; other roles keep their label. */
 export const SRL_NATURAL: Record<string, string> = {
@@ -45,11 +55,14 @@ export function parseConll05Srl(
     const fields = line.split("|||");
     if (fields.length !== 2 && fields.length !== 3) {
       throw fail(
-        `expected "INDEX TOKENS ||| TAGS" (optionally followed by "|||"), found ${fields.length - 1} "|||"`,
+        `expected "INDEX TOKENS ||| TAGS" (optionally followed by "|||"), found ${fields.length - 1} ` +
+          `"|||": ${shortLine(line)}`,
       );
     }
     const tokens = pySplit(pyStrip(fields[0])).slice(1);
     const tags = pySplit(pyStrip(fields[1]));
+    // An empty sentence would be a training example with nothing to label (a line cut short?).
+    if (tokens.length === 0) throw fail(`no tokens after the predicate index: ${shortLine(line)}`);
     if (tags.length !== tokens.length) {
       throw fail(
         `${tags.length} tags for ${tokens.length} tokens (after dropping the leading predicate index)`,
@@ -90,7 +103,11 @@ export function loadConll05Srl(
   opts: LoadOptions = {},
 ): { examples: Example[]; schema: DatasetSchema } {
   const file = dataFile(`CoNLL2005-SRL/conll05.${split}.txt`, "conll05_srl", false, opts);
-  return parseConll05Srl(readText(file), file.display, split, "conll05_srl");
+  return nonEmptySrl(
+    parseConll05Srl(readText(file), file.display, split, "conll05_srl"),
+    file.display,
+    split,
+  );
 }
 
 /** Loads the CoNLL-2005 Brown test set, `CoNLL2005-SRL-Brown/conll05.{split}.txt` (normally `test`). */
@@ -99,5 +116,18 @@ export function loadConll05SrlBrown(
   opts: LoadOptions = {},
 ): { examples: Example[]; schema: DatasetSchema } {
   const file = dataFile(`CoNLL2005-SRL-Brown/conll05.${split}.txt`, "conll05_srl_brown", false, opts);
-  return parseConll05Srl(readText(file), file.display, split, "conll05_srl_brown");
+  return nonEmptySrl(
+    parseConll05Srl(readText(file), file.display, split, "conll05_srl_brown"),
+    file.display,
+    split,
+  );
+}
+
+function nonEmptySrl(
+  r: { examples: Example[]; schema: DatasetSchema },
+  file: string,
+  split: string,
+): { examples: Example[]; schema: DatasetSchema } {
+  requireExamples(r.examples, file, r.schema.name, split, "no lines in the file");
+  return r;
 }

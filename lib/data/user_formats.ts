@@ -14,7 +14,22 @@
  *
  * @module
  */
-import { DataFormatError, isIndex, isObject, parseJson, pySplit, show, textLines } from "./io.ts";
+import {
+  badField,
+  cutShort,
+  DataFormatError,
+  decodeUtf8,
+  isIndex,
+  isObject,
+  parseJson,
+  pySplit,
+  shortLine,
+  show,
+  textLines,
+} from "./io.ts";
+
+// Strict decoding lives with the benchmark loaders' reader; user code has always imported it here.
+export { decodeUtf8 };
 
 /** The file formats a user's data may come in. */
 export type UserFormat = "conll" | "jsonl" | "spert";
@@ -75,60 +90,6 @@ export function readUtf8(path: string, display = path): string {
   return decodeUtf8(bytes, display);
 }
 
-/** Decodes UTF-8 strictly; see {@link readUtf8}. */
-export function decodeUtf8(bytes: Uint8Array, file: string): string {
-  try {
-    const text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
-    return text.startsWith("\ufeff") ? text.slice(1) : text;
-  } catch {
-    const at = firstInvalidUtf8(bytes);
-    let line = 1, lineStart = 0;
-    for (let i = 0; i < at; i++) {
-      if (bytes[i] === 10) {
-        line++;
-        lineStart = i + 1;
-      }
-    }
-    throw DataFormatError.atLine(
-      file,
-      line,
-      `not UTF-8 (byte 0x${bytes[at].toString(16).padStart(2, "0")} at byte ${at - lineStart + 1} of ` +
-        `the line); save the file as UTF-8, e.g. iconv -f latin1 -t utf-8`,
-    );
-  }
-}
-
-/** Offset of the first byte that does not continue a valid UTF-8 sequence. */
-function firstInvalidUtf8(b: Uint8Array): number {
-  let i = 0;
-  while (i < b.length) {
-    const c = b[i];
-    // Sequence length and the range of its second byte (which excludes overlongs and surrogates).
-    const [n, lo, hi] = c < 0x80
-      ? [1, 0, 0]
-      : c >= 0xc2 && c <= 0xdf
-      ? [2, 0x80, 0xbf]
-      : c === 0xe0
-      ? [3, 0xa0, 0xbf]
-      : c === 0xed
-      ? [3, 0x80, 0x9f]
-      : c >= 0xe1 && c <= 0xef
-      ? [3, 0x80, 0xbf]
-      : c === 0xf0
-      ? [4, 0x90, 0xbf]
-      : c === 0xf4
-      ? [4, 0x80, 0x8f]
-      : c >= 0xf1 && c <= 0xf3
-      ? [4, 0x80, 0xbf]
-      : [0, 0, 0];
-    if (n === 0) return i;
-    if (n > 1 && !(b[i + 1] >= lo && b[i + 1] <= hi)) return i;
-    for (let k = 2; k < n; k++) if (!(b[i + k] >= 0x80 && b[i + k] <= 0xbf)) return i;
-    i += n;
-  }
-  return b.length;
-}
-
 const TAG = /^([BIES])-(\S+)$/;
 
 /**
@@ -160,11 +121,16 @@ export function parseConllRecords(text: string, file: string, requireTags = fals
       throw DataFormatError.atLine(
         file,
         n,
-        `${cols.length} columns, but line ${columns.line} has ${columns.n} (a token with a space in it?)`,
+        `${cols.length} column${cols.length === 1 ? "" : "s"}, but line ${columns.line} has ` +
+          `${columns.n} (${cutShort(text, lines, i) ?? "a token with a space in it?"}): ${shortLine(line)}`,
       );
     }
     if (cols.length === 1 && requireTags) {
-      throw DataFormatError.atLine(file, n, `no tag column (expected "token ... TAG", tag last)`);
+      throw DataFormatError.atLine(
+        file,
+        n,
+        `no tag column (expected "token ... TAG", tag last): ${shortLine(line)}`,
+      );
     }
     const tag = cols.length > 1 ? cols[cols.length - 1] : "O";
     if (tag !== "O" && !TAG.test(tag)) {
@@ -278,7 +244,7 @@ export function recordFrom(x: unknown, file: string, line: number, prefix = ""):
   if (!isObject(x)) throw fail(`expected a JSON object, got ${show(x)}`);
   const tokens = x.tokens;
   if (!Array.isArray(tokens) || tokens.length === 0) {
-    throw fail(`"tokens" must be a non-empty list of strings, got ${show(tokens)}`);
+    throw fail(badField(x, "tokens", "a non-empty list of strings"));
   }
   tokens.forEach((t, k) => {
     if (typeof t !== "string" || t === "" || pySplit(t).length !== 1 || pySplit(t)[0] !== t) {
@@ -297,6 +263,9 @@ export function recordFrom(x: unknown, file: string, line: number, prefix = ""):
     if (typeof y.type !== "string" || y.type.trim() === "") {
       throw fail(`entity ${j}: "type" must be a non-empty string, got ${show(y.type)}`);
     }
+    for (const key of ["start", "end"]) {
+      if (y[key] === undefined) throw fail(`entity ${j}: ${badField(y, key, "a token index")}`);
+    }
     if (!isIndex(y.start) || !isIndex(y.end) || y.start >= y.end || y.end > tokens.length) {
       throw fail(
         `entity ${j}: span out of range: [${show(y.start)}, ${show(y.end)}) is not inside the ` +
@@ -314,6 +283,9 @@ export function recordFrom(x: unknown, file: string, line: number, prefix = ""):
       throw fail(`relation ${j}: "type" must be a non-empty string, got ${show(y.type)}`);
     }
     for (const end of ["head", "tail"] as const) {
+      if (y[end] === undefined) {
+        throw fail(`relation ${j}: ${badField(y, end, "an index into the entities")}`);
+      }
       if (!isIndex(y[end]) || (y[end] as number) >= entities.length) {
         throw fail(
           `relation ${j}: ${end} ${show(y[end])} is not an entity (the sentence has ${entities.length}, ` +
