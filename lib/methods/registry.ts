@@ -18,6 +18,9 @@
  */
 import { FISH_METHOD, FULL_METHOD, RANDOM_METHOD } from "./baselines.ts";
 import { FISHDIP_METHOD } from "./fishdip.ts";
+import { PAFI_METHOD } from "./pafi.ts";
+import { SPIEL_METHOD } from "./spiel.ts";
+import { STATIC_GRAD_METHOD } from "./static_grad.ts";
 import { ADAPTER_METHOD } from "./peft/adapter.ts";
 import { LORA_METHOD } from "./peft/lora.ts";
 import { PREFIX_METHOD } from "./peft/prefix.ts";
@@ -30,6 +33,9 @@ export const METHODS = {
   fishdip: FISHDIP_METHOD,
   fish: FISH_METHOD,
   random: RANDOM_METHOD,
+  spiel: SPIEL_METHOD,
+  "static-grad": STATIC_GRAD_METHOD,
+  pafi: PAFI_METHOD,
   lora: LORA_METHOD,
   adapter: ADAPTER_METHOD,
   prefix: PREFIX_METHOD,

@@ -5,6 +5,9 @@ import { parseT5Config } from "../t5/config.ts";
 import { createT5 } from "../t5/model.ts";
 import { FixedFish, FullFinetuning, RandomMaskMethod } from "./baselines.ts";
 import { FishDip, FISHDIP_DEFAULTS, fishDipSettings } from "./fishdip.ts";
+import { Pafi } from "./pafi.ts";
+import { Spiel, SPIEL_DEFAULTS } from "./spiel.ts";
+import { STATIC_GRAD_DEFAULTS, StaticGrad } from "./static_grad.ts";
 import {
   createMethod,
   isMethodName,
@@ -29,7 +32,18 @@ const tiny = parseT5Config({
 });
 
 Deno.test("method registry: every entry is complete; configs are the defaults, name first", () => {
-  assertEquals([...METHOD_NAMES], ["full", "fishdip", "fish", "random", "lora", "adapter", "prefix"]);
+  assertEquals([...METHOD_NAMES], [
+    "full",
+    "fishdip",
+    "fish",
+    "random",
+    "spiel",
+    "static-grad",
+    "pafi",
+    "lora",
+    "adapter",
+    "prefix",
+  ]);
   for (const name of METHOD_NAMES) {
     const m = METHODS[name];
     assert(m.label && m.description && m.source && /^#[0-9a-f]{6}$/.test(m.color), name);
@@ -41,6 +55,19 @@ Deno.test("method registry: every entry is complete; configs are the defaults, n
   assertEquals(methodConfig("fish"), { name: "fish", k: 0.01, n: "all" });
   assertEquals(methodConfig("random"), { name: "random", k: 0.01 });
   assertEquals(methodConfig("full"), { name: "full" });
+  assertEquals(methodConfig("spiel"), {
+    name: "spiel",
+    k: 0.01,
+    interval: 20,
+    rate: 0.2,
+    accumulate: 5,
+    horizon: "none",
+  });
+  assertEquals(methodConfig("static-grad"), { name: "static-grad", k: 0.01, warmupBatches: 8 });
+  assertEquals(methodConfig("pafi"), { name: "pafi", k: 0.01 });
+  // Every figure tells the methods apart.
+  const colors = METHOD_NAMES.map((n) => METHODS[n].color);
+  assertEquals(new Set(colors).size, colors.length, `colours: ${colors}`);
   assertEquals(methodConfig("lora"), { name: "lora", rank: 8, alpha: 16, targets: ["q", "v"] });
   assertEquals(methodConfig("adapter"), { name: "adapter", bottleneck: 64 });
   assertEquals(methodConfig("prefix"), { name: "prefix", length: 20 });
@@ -85,6 +112,21 @@ Deno.test("method registry: finetune's flags parse as each default's type", () =
     alpha: 8,
     targets: ["q", "k", "v"],
   });
+  assertEquals(parseMethodConfig("spiel", { interval: "10", horizon: "60", rate: "0", m: "3" }), {
+    name: "spiel",
+    k: 0.01,
+    interval: 10,
+    rate: 0,
+    accumulate: 5,
+    horizon: 60,
+  });
+  assertEquals(parseMethodConfig("spiel", { horizon: "none" }), methodConfig("spiel"));
+  assertEquals(parseMethodConfig("static-grad", { warmupBatches: "2", k: "0.05" }), {
+    name: "static-grad",
+    k: 0.05,
+    warmupBatches: 2,
+  });
+  assertEquals(parseMethodConfig("pafi", { k: "0.005", interval: "3" }), { name: "pafi", k: 0.005 });
   assertThrows(() => parseMethodConfig("fishdip", { m: "often" }), Error, "m must be a number");
   assertThrows(() => parseMethodConfig("fishdip", { n: "some" }), Error, 'or "rule"');
   assertThrows(() => parseMethodConfig("nope", {}), Error, "unknown method");
@@ -100,6 +142,14 @@ Deno.test("method registry: settings outside their range are refused, naming the
     ["fishdip", { n: "2.5" }, "fishdip: n must be a whole number"],
     ["fish", { k: "-0.01" }, "fish: k must be"],
     ["random", { k: "2" }, "random: k must be"],
+    ["spiel", { k: "0" }, "spiel: k must be a number in (0, 1]"],
+    ["spiel", { interval: "0" }, "spiel: interval must be a whole number of at least 1"],
+    ["spiel", { rate: "1.5" }, "spiel: rate must be a number in [0, 1]"],
+    ["spiel", { accumulate: "2.5" }, "spiel: accumulate must be a whole number"],
+    ["spiel", { horizon: "some" }, 'spiel: horizon must be a number or "none"'],
+    ["spiel", { horizon: "0" }, "spiel: horizon must be a whole number of at least 1"],
+    ["static-grad", { warmupBatches: "0" }, "static-grad: warmupBatches must be a whole number"],
+    ["pafi", { k: "1.01" }, "pafi: k must be"],
     ["lora", { rank: "0" }, "lora: rank must be"],
     ["lora", { alpha: "0" }, "lora: alpha must be a number above 0"],
     ["adapter", { bottleneck: "-1" }, "adapter: bottleneck must be"],
@@ -149,6 +199,32 @@ Deno.test("method registry: create builds each method from its paper notation, o
     // The draw follows the run's seed.
     assertEquals([random.method.config.keepRatio, random.method.config.seed], [0.5, 4]);
     random.dispose();
+
+    // The methods after FISH-DIP: their paper notation reaches their settings; the run's seed
+    // draws SpIEL's random start; without a horizon the log says the rate does not decay.
+    const spiel = made(methodConfig("spiel", { k: 0.02, interval: 10, horizon: 40 }));
+    assert(spiel.method instanceof Spiel);
+    assertEquals((spiel.method as Spiel).config, {
+      ...SPIEL_DEFAULTS,
+      keepRatio: 0.02,
+      interval: 10,
+      totalSteps: 40,
+      seed: 4,
+    });
+    assertEquals([spiel.summary, spiel.trainable.parameters().size, spiel.adafactor], ["spiel", base, {}]);
+    spiel.dispose();
+    const spielNoHorizon = made(methodConfig("spiel"));
+    assertEquals((spielNoHorizon.method as Spiel).config.totalSteps, null);
+    assert(spielNoHorizon.summary.includes("--horizon"), spielNoHorizon.summary);
+    spielNoHorizon.dispose();
+    const sg = made(methodConfig("static-grad", { warmupBatches: 3 }));
+    assert(sg.method instanceof StaticGrad);
+    assertEquals((sg.method as StaticGrad).config, { ...STATIC_GRAD_DEFAULTS, warmupBatches: 3 });
+    sg.dispose();
+    const pafi = made(methodConfig("pafi", { k: 0.1 }));
+    assert(pafi.method instanceof Pafi);
+    assertEquals([(pafi.method as Pafi).config.keepRatio, pafi.method.name], [0.1, "pafi"]);
+    pafi.dispose();
 
     const full = made(methodConfig("full"));
     assert(full.method instanceof FullFinetuning);
