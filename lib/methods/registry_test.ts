@@ -61,7 +61,7 @@ Deno.test("method registry: every entry is complete; configs are the defaults, n
     interval: 20,
     rate: 0.2,
     accumulate: 5,
-    horizon: "none",
+    horizon: "run",
   });
   assertEquals(methodConfig("static-grad"), { name: "static-grad", k: 0.01, warmupBatches: 8 });
   assertEquals(methodConfig("pafi"), { name: "pafi", k: 0.01 });
@@ -120,7 +120,7 @@ Deno.test("method registry: finetune's flags parse as each default's type", () =
     accumulate: 5,
     horizon: 60,
   });
-  assertEquals(parseMethodConfig("spiel", { horizon: "none" }), methodConfig("spiel"));
+  assertEquals(parseMethodConfig("spiel", { horizon: "run" }), methodConfig("spiel"));
   assertEquals(parseMethodConfig("static-grad", { warmupBatches: "2", k: "0.05" }), {
     name: "static-grad",
     k: 0.05,
@@ -146,7 +146,7 @@ Deno.test("method registry: settings outside their range are refused, naming the
     ["spiel", { interval: "0" }, "spiel: interval must be a whole number of at least 1"],
     ["spiel", { rate: "1.5" }, "spiel: rate must be a number in [0, 1]"],
     ["spiel", { accumulate: "2.5" }, "spiel: accumulate must be a whole number"],
-    ["spiel", { horizon: "some" }, 'spiel: horizon must be a number or "none"'],
+    ["spiel", { horizon: "some" }, 'spiel: horizon must be a number or "run"'],
     ["spiel", { horizon: "0" }, "spiel: horizon must be a whole number of at least 1"],
     ["static-grad", { warmupBatches: "0" }, "static-grad: warmupBatches must be a whole number"],
     ["pafi", { k: "1.01" }, "pafi: k must be"],
@@ -215,7 +215,7 @@ Deno.test("method registry: create builds each method from its paper notation, o
     spiel.dispose();
     const spielNoHorizon = made(methodConfig("spiel"));
     assertEquals((spielNoHorizon.method as Spiel).config.totalSteps, null);
-    assert(spielNoHorizon.summary.includes("--horizon"), spielNoHorizon.summary);
+    assertEquals(spielNoHorizon.summary, "spiel", "the run's length comes from the trainer");
     spielNoHorizon.dispose();
     const sg = made(methodConfig("static-grad", { warmupBatches: 3 }));
     assert(sg.method instanceof StaticGrad);

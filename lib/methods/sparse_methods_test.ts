@@ -312,3 +312,24 @@ Deno.test("the trainer counts each method's mask time (prepare, and SpIEL's upda
     s.model.dispose();
   }
 });
+
+Deno.test("spiel: without a horizon, the drop rate decays over the run's length the trainer gives", async () => {
+  const s = setup(4);
+  s.ctx.totalSteps = 12;
+  const pretrained = snapshotWeights(s.model.params);
+  const method = new Spiel<number, T5Inputs>({
+    keepRatio: 0.05,
+    interval: 3,
+    accumulate: 2,
+    rate: 0.5,
+    seed: 2,
+  }, pretrained);
+  await method.prepare(s.ctx);
+  const run = await trainSteps(method, s, pretrained, 12, keepCount(s.total, 0.05));
+  const decayed = { interval: 3, accumulate: 2, rate: 0.5, totalSteps: 12, initialReselect: true };
+  assertEquals(method.history.slice(1).map((h) => h.rate), [3, 6, 9, 12].map((st) => spielRate(decayed, st)));
+  assertLess(method.history.at(-1)!.rate, 0.5 / 2, "the last update drops well under the initial rate");
+  run.optimizer.dispose();
+  method.dispose();
+  s.model.dispose();
+});

@@ -207,6 +207,8 @@ export class Spiel<E = unknown, B = unknown> implements SparseMethod<E, B> {
   private accSteps = 0;
   private accMs = 0;
   private step = 0;
+  /** T from the run (`MethodContext.totalSteps`) when the settings leave it open. */
+  private runSteps: number | null = null;
 
   /**
    * `pretrained`: the backbone's weights before training (see the module notes); without them
@@ -257,9 +259,15 @@ export class Spiel<E = unknown, B = unknown> implements SparseMethod<E, B> {
     });
   }
 
+  /** The schedule with T filled in from the run's length when the settings leave it open. */
+  private schedule(ctx?: MethodContext<E, B>): SpielConfig {
+    if (this.config.totalSteps === null && ctx?.totalSteps !== undefined) this.runSteps = ctx.totalSteps;
+    return this.runSteps === null ? this.config : { ...this.config, totalSteps: this.runSteps };
+  }
+
   async beforeStep(step: number, ctx: MethodContext<E, B>): Promise<boolean> {
     this.step = step;
-    if (!isSpielUpdateStep(this.config, step)) return false;
+    if (!isSpielUpdateStep(this.schedule(ctx), step)) return false;
     if (this.accSteps === 0) return false; // resumed inside the window: nothing to grow from
     await this.update(step, ctx);
     return true;
@@ -267,7 +275,7 @@ export class Spiel<E = unknown, B = unknown> implements SparseMethod<E, B> {
 
   maskGradients(grads: Map<string, tf.Tensor>): void {
     if (!this.current) throw new Error("spiel: maskGradients before prepare()");
-    if (spielAccumulates(this.config, this.step)) {
+    if (spielAccumulates(this.schedule(), this.step)) {
       const t0 = performance.now();
       if (!this.acc) this.acc = new Map([...grads].map(([n, g]) => [n, new Float32Array(g.size)]));
       const square = this.config.growScore === "sum-square";
@@ -288,7 +296,7 @@ export class Spiel<E = unknown, B = unknown> implements SparseMethod<E, B> {
   /** Drop and grow (see the module notes). */
   private async update(step: number, ctx: MethodContext<E, B>): Promise<void> {
     const t0 = performance.now();
-    const c = this.config;
+    const c = this.schedule(ctx);
     const old = this.current!;
     const acc = this.acc!;
     const params = ctx.model.parameters();
@@ -441,8 +449,8 @@ export interface SpielParams {
   rate: number;
   /** A: steps of gradients accumulated before each update. */
   accumulate: number;
-  /** T of the decay: the run's optimizer steps (`none`: unknown, the rate stays at `rate`). */
-  horizon: number | "none";
+  /** T of the decay: `run` (the run's planned optimizer steps, default) or a number of steps. */
+  horizon: number | "run";
 }
 
 /** The {@link Spiel} settings of registry notation and the run's seed. */
@@ -452,7 +460,7 @@ export function spielSettings(p: SpielParams, seed: number): Partial<SpielConfig
     interval: p.interval,
     rate: p.rate,
     accumulate: p.accumulate,
-    totalSteps: p.horizon === "none" ? null : p.horizon,
+    totalSteps: p.horizon === "run" ? null : p.horizon,
     seed,
   };
 }
@@ -470,14 +478,10 @@ export const SPIEL_METHOD: MethodSpec<SpielParams> = {
   source: "Ansell et al. 2024 (arXiv 2401.16405), AlanAnsell/peft sft/config.py, trainer.py: density " +
     "0.01, reselection_steps 20, selection_accumulation_steps 5, initial_reselection_rate 0.2 " +
     "decaying linearly, rigl growth by |Σ grad|; drop and grow over all parameters (the code: per tensor)",
-  defaults: Object.freeze({ k: 0.01, interval: 20, rate: 0.2, accumulate: 5, horizon: "none" }),
+  defaults: Object.freeze({ k: 0.01, interval: 20, rate: 0.2, accumulate: 5, horizon: "run" }),
   ranges: { k: FRACTION, interval: COUNT, rate: SHARE, accumulate: COUNT, horizon: COUNT },
   create<E>(config: SpielParams, ctx: CreateContext): MethodSetup<E> {
     const method = new Spiel<E, T5Inputs>(spielSettings(config, ctx.seed), snapshotWeights(ctx.model.params));
-    const setup = maskSetup(method, ctx);
-    // The method cannot see the run's length, so without --horizon the rate does not decay: say so in logs.
-    return config.horizon === "none"
-      ? { ...setup, summary: `spiel (drop rate held at ${config.rate}: give --horizon STEPS to decay it)` }
-      : setup;
+    return maskSetup(method, ctx);
   },
 };

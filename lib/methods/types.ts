@@ -53,6 +53,8 @@ export interface MethodContext<E, B> {
    * FISH-DIP's scripts). FISH-DIP's number of Fisher samples is computed from it.
    */
   trainBatchSize: number;
+  /** The run's planned optimizer steps (the learning-rate schedule's length), when a trainer runs it. */
+  totalSteps?: number;
 }
 
 /** A sparse fine-tuning method: decides, per step, which gradient entries reach the optimizer. */

@@ -143,12 +143,13 @@ export async function train<E, B>(args: TrainArgs<E, B>): Promise<TrainResult> {
   if (examples.length === 0) throw new Error("train: the training set is empty");
   const params = model.parameters();
   const optimizer = new Adafactor(params, { ...(config.adafactor ?? {}), lr: config.lr ?? 1e-2 });
+  const total = totalSteps(examples.length, config);
   const ctx: MethodContext<E, B> = {
     model,
     data: { examples, collate: args.collate },
     trainBatchSize: config.batchSize,
+    totalSteps: total,
   };
-  const total = totalSteps(examples.length, config);
   const perEpoch = Math.ceil(examples.length / config.batchSize);
   const runDir = config.runDir;
   if (runDir) {
