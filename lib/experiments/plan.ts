@@ -40,7 +40,8 @@ export type TableName =
   | "ablationK"
   | "ablationM"
   | "ablationN"
-  | "fixedVsDynamic";
+  | "fixedVsDynamic"
+  | "sparseMethods";
 
 /** All tables, in report order. */
 export const TABLES: readonly TableName[] = [
@@ -51,6 +52,7 @@ export const TABLES: readonly TableName[] = [
   "ablationM",
   "ablationN",
   "fixedVsDynamic",
+  "sparseMethods",
 ];
 
 /** Titles of the tables. */
@@ -62,6 +64,7 @@ export const TABLE_TITLES: Record<TableName, string> = {
   ablationM: "Ablation: mask refresh interval m (optimizer steps)",
   ablationN: "Ablation: number n of regressing samples",
   fixedVsDynamic: "Ablation: fixed vs dynamic mask",
+  sparseMethods: "Beyond the paper: which sparse mask? FISH-DIP against later sparse fine-tuning methods",
 };
 
 /**
@@ -268,72 +271,73 @@ export function planPreset(preset: PresetName | PresetSpec, opts: PlanOptions = 
     }
   }
 
-  if (want("fewShot")) {
-    const standIn = DATASETS[spec.meta.dataset].standIn;
-    const metaCell = (method: MethodConfig): Cell => ({
-      dataset: spec.meta.dataset,
-      task: "relation_classification",
-      fraction: spec.meta.fraction,
-      method,
-      optimizer: { name: "adafactor", lr: 1e-2 },
-      seed: 1,
-      epochs: epochsFor(spec.meta.dataset, spec.meta.fraction),
-      batchSize: spec.batchSize,
-      maxInputLength: spec.maxInputLength,
-      maxOutputLength: spec.maxOutputLength,
-      maxOutputLengthEval: spec.maxOutputLength,
-      padLabels: spec.padLabels,
-      decoding: "rank",
-      backbone: backboneOf(spec.meta.dataset),
-      evaluate: [],
-      saveCheckpoint: true,
-      maxSteps: spec.maxSteps,
+  /** A FewRel episode setting's entry for one method: its episodes and the meta-training they start from. */
+  const standIn = DATASETS[spec.meta.dataset].standIn;
+  const metaCell = (method: MethodConfig): Cell => ({
+    dataset: spec.meta.dataset,
+    task: "relation_classification",
+    fraction: spec.meta.fraction,
+    method,
+    optimizer: { name: "adafactor", lr: 1e-2 },
+    seed: 1,
+    epochs: epochsFor(spec.meta.dataset, spec.meta.fraction),
+    batchSize: spec.batchSize,
+    maxInputLength: spec.maxInputLength,
+    maxOutputLength: spec.maxOutputLength,
+    maxOutputLengthEval: spec.maxOutputLength,
+    padLabels: spec.padLabels,
+    decoding: "rank",
+    backbone: backboneOf(spec.meta.dataset),
+    evaluate: [],
+    saveCheckpoint: true,
+    maxSteps: spec.maxSteps,
+  });
+  const episodeEntry = (table: TableName, ep: EpisodeSpec, name: MethodName) => {
+    const method = presetMethod(name);
+    const meta = metaCell(method);
+    const cells = spec.episodes.map((seed, i): Cell =>
+      countedSteps({
+        dataset: "fewrel",
+        task: "relation_classification",
+        episode: { ...ep },
+        method,
+        optimizer: { name: "adafactor", lr: 1e-2 },
+        seed,
+        epochs: epochsFor("fewrel", undefined, ep),
+        batchSize: spec.batchSize,
+        maxInputLength: spec.maxInputLength,
+        maxOutputLength: spec.maxOutputLength,
+        maxOutputLengthEval: spec.maxOutputLength,
+        padLabels: spec.padLabels,
+        decoding: "rank",
+        backbone: backboneOf("fewrel"),
+        evaluate: [{ dataset: "fewrel", split: "test" }],
+        init: cellId(meta),
+        maxSteps: spec.maxSteps,
+      }, i)
+    );
+    entries.push({
+      table,
+      // The few-shot table has only FewRel rows; elsewhere the row names the dataset.
+      row: table === "fewShot" ? `${ep.ways}-way ${ep.shots}-shot` : `FewRel ${ep.ways}-way ${ep.shots}-shot`,
+      column: METHODS[name].label,
+      key: "fewrel/test",
+      metric: "relation_f1",
+      group: `${ep.ways}-way`,
+      x: ep.shots,
+      method: name,
+      cells,
+      requires: [meta],
+      needs: needsOf([meta, ...cells]),
+      note: standIn
+        ? `meta-trained on ${pct(spec.meta.fraction)} of ${standIn.of} ` +
+          `(${standIn.for} is not available); ${ep.queries} queries per class, ${spec.episodes.length} episodes`
+        : `${ep.queries} queries per class, ${spec.episodes.length} episodes`,
     });
-    for (const ep of spec.fewShot) {
-      for (const name of spec.fewShotMethods) {
-        const method = presetMethod(name);
-        const meta = metaCell(method);
-        const cells = spec.episodes.map((seed, i): Cell =>
-          countedSteps({
-            dataset: "fewrel",
-            task: "relation_classification",
-            episode: { ...ep },
-            method,
-            optimizer: { name: "adafactor", lr: 1e-2 },
-            seed,
-            epochs: epochsFor("fewrel", undefined, ep),
-            batchSize: spec.batchSize,
-            maxInputLength: spec.maxInputLength,
-            maxOutputLength: spec.maxOutputLength,
-            maxOutputLengthEval: spec.maxOutputLength,
-            padLabels: spec.padLabels,
-            decoding: "rank",
-            backbone: backboneOf("fewrel"),
-            evaluate: [{ dataset: "fewrel", split: "test" }],
-            init: cellId(meta),
-            maxSteps: spec.maxSteps,
-          }, i)
-        );
-        const needs = needsOf([meta, ...cells]);
-        entries.push({
-          table: "fewShot",
-          row: `${ep.ways}-way ${ep.shots}-shot`,
-          column: METHODS[name].label,
-          key: "fewrel/test",
-          metric: "relation_f1",
-          group: `${ep.ways}-way`,
-          x: ep.shots,
-          method: name,
-          cells,
-          requires: [meta],
-          needs,
-          note: standIn
-            ? `meta-trained on ${pct(spec.meta.fraction)} of ${standIn.of} ` +
-              `(${standIn.for} is not available); ${ep.queries} queries per class, ${spec.episodes.length} episodes`
-            : `${ep.queries} queries per class, ${spec.episodes.length} episodes`,
-        });
-      }
-    }
+  };
+
+  if (want("fewShot")) {
+    for (const ep of spec.fewShot) for (const name of spec.fewShotMethods) episodeEntry("fewShot", ep, name);
   }
 
   if (want("peft")) {
@@ -389,6 +393,13 @@ export function planPreset(preset: PresetName | PresetSpec, opts: PlanOptions = 
         method: presetMethod(name),
       })),
     );
+  }
+
+  if (want("sparseMethods")) {
+    const { settings, episodes, methods } = spec.sparseMethods;
+    const columns = methods.map((name) => ({ column: METHODS[name].label, method: presetMethod(name) }));
+    for (const setting of settings) settingEntries("sparseMethods", setting, columns, spec.seeds);
+    for (const ep of episodes) for (const name of methods) episodeEntry("sparseMethods", ep, name);
   }
 
   // Unique cells in entry order, dependencies (meta-training) before their dependants.

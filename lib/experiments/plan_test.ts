@@ -137,12 +137,19 @@ Deno.test("--datasets keeps only those datasets' rows, with the meta-training ce
   const part = planPreset("cpu", { availability: avail, datasets: ["conll04", "fewrel"] });
   assert(part.entries.length > 0 && part.entries.length < whole.entries.length);
   for (const c of part.cells) {
-    assert(["conll04", "fewrel"].includes(c.dataset) || part.cells.some((d) => d.init === cellId(c)), cellLabel(c));
+    assert(
+      ["conll04", "fewrel"].includes(c.dataset) || part.cells.some((d) => d.init === cellId(c)),
+      cellLabel(c),
+    );
   }
   // Every cell of those rows in the whole plan is in the filtered one, meta-training included.
-  const wanted = whole.entries.filter((e) => e.cells.some((c) => c.dataset === "conll04" || c.dataset === "fewrel"));
+  const wanted = whole.entries.filter((e) =>
+    e.cells.some((c) => c.dataset === "conll04" || c.dataset === "fewrel")
+  );
   const ids = new Set(part.cells.map(cellId));
-  for (const e of wanted) for (const c of [...(e.requires ?? []), ...e.cells]) assert(ids.has(cellId(c)), cellLabel(c));
+  for (const e of wanted) {
+    for (const c of [...(e.requires ?? []), ...e.cells]) assert(ids.has(cellId(c)), cellLabel(c));
+  }
   assert(part.cells.some((c) => c.init), "FewRel episodes come with their meta-training");
 });
 

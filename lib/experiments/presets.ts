@@ -69,6 +69,15 @@ export interface PresetSpec {
   /** The one low-resource setting of the ablations. */
   ablation: { dataset: DatasetName; fraction: number };
   fixedVsDynamicMethods: MethodName[];
+  /**
+   * "Which sparse mask?" (beyond the paper): low-resource settings (seeds as `seeds`) and FewRel
+   * episode shapes, each run with every method listed.
+   */
+  sparseMethods: {
+    settings: { dataset: DatasetName; fraction: number }[];
+    episodes: EpisodeSpec[];
+    methods: MethodName[];
+  };
   /** Seeds of the PEFT table and the ablations (the CPU presets use fewer). */
   ablationSeeds: number[];
   /** Evaluation subsets by dataset (absent: the whole split). */
@@ -102,6 +111,18 @@ const FEWSHOT_ALL: EpisodeSpec[] = [
   { ways: 10, shots: 1, queries: 5 },
   { ways: 10, shots: 5, queries: 5 },
 ];
+/** Every mask method and the strongest PEFT one, for the "which sparse mask?" table. */
+const SPARSE_ALL: MethodName[] = [
+  "full",
+  "fishdip",
+  "fish",
+  "spiel",
+  "static-grad",
+  "pafi",
+  "random",
+  "lora",
+];
+
 /** An evaluation subset of `n` examples for every dataset scored as a split of its own. */
 const subsampleAll = (n: number): Partial<Record<DatasetName, number>> =>
   Object.fromEntries(Object.values(DATASETS).filter((d) => d.evalSize > 0).map((d) => [d.name, n]));
@@ -150,6 +171,14 @@ export const PRESET_SPECS: Record<PresetName, PresetSpec> = {
     peftMethods: ["full", "lora", "adapter", "prefix", "fishdip"],
     ablation: { dataset: "conll04", fraction: 0.05 },
     fixedVsDynamicMethods: ["random", "fish", "fishdip"],
+    sparseMethods: {
+      settings: [0.01, 0.05].flatMap((fraction) => [
+        { dataset: "conll03" as const, fraction },
+        { dataset: "conll04" as const, fraction },
+      ]),
+      episodes: FEWSHOT_ALL.slice(0, 1),
+      methods: SPARSE_ALL,
+    },
     ablationSeeds: [1, 2, 3],
     evalSubsample: {},
     maxInputLength: 256,
@@ -190,6 +219,13 @@ export const PRESET_SPECS: Record<PresetName, PresetSpec> = {
     peftMethods: ["full", "lora", "adapter", "prefix", "fishdip"],
     ablation: { dataset: "conll04", fraction: 0.05 },
     fixedVsDynamicMethods: ["random", "fish", "fishdip"],
+    sparseMethods: {
+      settings: (["conll03", "conll04", "ade"] as const).flatMap((dataset) =>
+        [0.01, 0.05].map((fraction) => ({ dataset, fraction }))
+      ),
+      episodes: FEWSHOT_ALL.slice(0, 1),
+      methods: SPARSE_ALL,
+    },
     // 24,466 steps and 51,129 generated sentences (~15 h) with 100 steps per run, 3 seeds
     // everywhere, 10 episodes and subsets of 500: these three are what brought it to ~5 h.
     ablationSeeds: [1],
@@ -232,6 +268,8 @@ export const PRESET_SPECS: Record<PresetName, PresetSpec> = {
     peftMethods: ["full", "lora", "adapter", "prefix", "fishdip"],
     ablation: { dataset: "conll04", fraction: 0.05 },
     fixedVsDynamicMethods: ["fish", "fishdip"],
+    // One row in the main command; the cpu preset has them all.
+    sparseMethods: { settings: [{ dataset: "conll04", fraction: 0.01 }], episodes: [], methods: SPARSE_ALL },
     ablationSeeds: [1], // the ablations' second seed alone took 18 of the 73 minutes
     evalSubsample: subsampleAll(60),
     maxInputLength: 256,
@@ -262,6 +300,11 @@ export const PRESET_SPECS: Record<PresetName, PresetSpec> = {
     peftMethods: ["lora", "fishdip"],
     ablation: { dataset: "conll04", fraction: 0.01 },
     fixedVsDynamicMethods: ["fish", "fishdip"],
+    sparseMethods: {
+      settings: [{ dataset: "conll04", fraction: 0.01 }],
+      episodes: [],
+      methods: ["spiel", "static-grad", "pafi"],
+    },
     ablationSeeds: [1],
     evalSubsample: subsampleAll(8),
     maxInputLength: 128,

@@ -37,6 +37,9 @@ Deno.test("verdict: a difference counts beyond the larger seed spread", () => {
   assertEquals(verdict(a(0.18, 0.02), a(0.2, 0)), "within seed spread"); // exactly the spread
   assertEquals(verdict(a(0.17, 0.02), a(0.2, 0)), "FISH-DIP lower (against the paper)");
   assertEquals(verdict(a(0.3, 0.05), a(0.2, 0.01)), "FISH-DIP higher (as the paper)");
+  // Against a method the paper never compared with, no paper direction is claimed.
+  assertEquals(verdict(a(0.3, 0.05), a(0.2, 0.01), false), "FISH-DIP higher");
+  assertEquals(verdict(a(0.17, 0.02), a(0.2, 0), false), "FISH-DIP lower");
 });
 
 Deno.test("paperDirection: methods as columns or as rows; ablations and missing data give nothing", () => {

@@ -82,10 +82,11 @@ export function buildFigures(tables: Table[], maskRecord?: RunRecord): Figure[] 
     });
   }
   for (
-    const [name, title] of [["fewShot", "FewRel few-shot accuracy"], [
-      "peft",
-      "FISH-DIP vs PEFT methods",
-    ]] as const
+    const [name, title] of [
+      ["fewShot", "FewRel few-shot accuracy"],
+      ["peft", "FISH-DIP vs PEFT methods"],
+      ["sparseMethods", "Which sparse mask? FISH-DIP and the sparse methods after it"],
+    ] as const
   ) {
     if (has(of(name))) {
       figs.push({ name: `${name}_bars`, svg: barsWithSpread(of(name), { title, yLabel: "score (%)" }) });

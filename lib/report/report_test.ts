@@ -1,3 +1,4 @@
+import { TABLES } from "../experiments/plan.ts";
 import { assert, assertEquals, assertStringIncludes } from "@std/assert";
 import { type Availability, type DatasetName, DATASETS } from "../data/registry.ts";
 import { cellId } from "../experiments/cells.ts";
@@ -61,6 +62,7 @@ Deno.test("writeReport: every table, figure and the manifest from a smoke plan",
       "lowResource_fractions.svg",
       "mask_movement.svg",
       "peft_bars.svg",
+      "sparseMethods_bars.svg",
     ]);
     const md = Deno.readTextFileSync(`${dir}/smoke/tables/README.md`);
     assertStringIncludes(md, "needs ontonotes");
@@ -97,7 +99,7 @@ Deno.test("loadReport: tables and figures straight from a results folder", () =>
   try {
     const r = loadReport({ preset: "smoke", resultsDir: dir, dataDir: dir }); // nothing there
     assertEquals(r.records, []);
-    assertEquals(r.tables.length, 7);
+    assertEquals(r.tables.length, TABLES.length);
     assertEquals(r.figures, []); // no numbers, no figures
     assert(r.tables[0].rows.every((row) => row.cells.every((c) => c.startsWith("needs"))));
   } finally {

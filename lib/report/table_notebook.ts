@@ -74,6 +74,7 @@ export class TableNotebook {
     if (!this.settings.run) return;
     const { preset, resultsDir, backbone } = this.settings;
     const summary = await this.runner({ preset, only: [this.table], resultsDir, backbone, quiet: true });
+    this.#report = undefined; // read the store again: the settings cell loaded it before these runs
     console.log(
       `ran ${summary.ran.length} cells, ${summary.skipped.length} already done, ${summary.failed.length} failed, ` +
         `${summary.blocked} need data we do not have`,
@@ -140,7 +141,7 @@ export class TableNotebook {
     if (table.notes?.length) await showMarkdown(table.notes.map((n: string) => `- ${n}`).join("\n"));
   }
 
-  /** Shows each entry's reconstruction rate and final training loss beside its score. */
+  /** Shows each entry's reconstruction rate, final training loss and mask-selection time beside its score. */
   async showDiagnostics(): Promise<void> {
     const diag = diagnostics(this.report.plan, this.report.records).filter((d) => d.table === this.table);
     if (diag.length) await showMarkdown(diagnosticsToMarkdown(diag));

@@ -1,4 +1,4 @@
-import { assertStringIncludes } from "@std/assert";
+import { assert, assertStringIncludes } from "@std/assert";
 import { TableNotebook } from "./table_notebook.ts";
 
 const never = () => Promise.reject(new Error("not run in this test"));
@@ -16,6 +16,19 @@ Deno.test("table notebooks state the preset's actual backbones, steps, seeds, k,
     const paper = new TableNotebook("lowResource", { preset: "paper", resultsDir, run: false }, never);
     assertStringIncludes(paper.settingsMarkdown(), "m = 100");
     assertStringIncludes(paper.settingsMarkdown(), "backbone t5-large");
+  } finally {
+    Deno.removeSync(resultsDir, { recursive: true });
+  }
+});
+
+Deno.test("a table notebook reads the store again after its runs (the settings cell loaded it before them)", async () => {
+  const resultsDir = Deno.makeTempDirSync();
+  try {
+    const ran = () => Promise.resolve({ ran: [], skipped: [], failed: [], blocked: 0 });
+    const nb = new TableNotebook("sparseMethods", { preset: "smoke", resultsDir, run: true }, ran as never);
+    const before = nb.report;
+    await nb.run();
+    assert(nb.report !== before, "the report is loaded again after run()");
   } finally {
     Deno.removeSync(resultsDir, { recursive: true });
   }

@@ -152,6 +152,7 @@ const ROW_HEADERS: Record<TableName, string> = {
   ablationM: "m",
   ablationN: "n",
   fixedVsDynamic: "Mask",
+  sparseMethods: "Dataset, metric, training fraction or episodes",
 };
 
 /** Lays out one table's summaries: rows and columns in the order the plan lists them. */
@@ -317,6 +318,10 @@ export interface Diagnostic {
   score?: { mean: number; std: number };
   reconstruction?: { mean: number; std: number };
   loss?: { mean: number; std: number };
+  /** Share of the run's wall time spent choosing masks (scoring, gradients, selection). */
+  maskShare?: { mean: number; std: number };
+  /** Seconds spent choosing masks per run. */
+  maskSeconds?: { mean: number; std: number };
 }
 
 /**
@@ -350,6 +355,10 @@ export function diagnostics(plan: Plan, records: RunRecord[] | Map<string, RunRe
       score: agg(found.map((r) => readMetric(r, e.key, e.metric))),
       reconstruction: agg(found.map((r) => readMetric(r, e.key, "reconstruction_rate"))),
       loss: agg(found.map((r) => finalLoss(r))),
+      maskShare: agg(
+        found.map((r) => r.timings.mask === undefined ? undefined : r.timings.mask / r.timings.total),
+      ),
+      maskSeconds: agg(found.map((r) => r.timings.mask)),
     });
   }
   return out;
@@ -364,6 +373,7 @@ const SHORT_TITLES: Record<TableName, string> = {
   ablationM: "ablation m",
   ablationN: "ablation n",
   fixedVsDynamic: "fixed vs dynamic",
+  sparseMethods: "sparse methods",
 };
 
 /** The diagnostics as GitHub Markdown (scores and reconstruction in %, losses as they are). */
@@ -372,10 +382,10 @@ export function diagnosticsToMarkdown(d: Diagnostic[]): string {
     a ? `${(a.mean * 100).toFixed(1)} ± ${(a.std * 100).toFixed(1)}` : "-";
   const loss = (a?: { mean: number; std: number }) => a ? `${a.mean.toFixed(2)} ± ${a.std.toFixed(2)}` : "-";
   const lines = [
-    "### Beside the scores: reconstruction rate and final training loss",
+    "### Beside the scores: reconstruction rate, final training loss and the cost of choosing masks",
     "",
-    "| table | row | column | seeds | score % | reconstruction % | final training loss |",
-    "| --- | --- | --- | ---: | ---: | ---: | ---: |",
+    "| table | row | column | seeds | score % | reconstruction % | final training loss | mask selection s (% of run) |",
+    "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |",
     ...d.map((x) =>
       mdRow([
         SHORT_TITLES[x.table],
@@ -385,12 +395,17 @@ export function diagnosticsToMarkdown(d: Diagnostic[]): string {
         pct(x.score),
         pct(x.reconstruction),
         loss(x.loss),
+        x.maskSeconds && x.maskShare
+          ? `${x.maskSeconds.mean.toFixed(1)} (${(x.maskShare.mean * 100).toFixed(0)} %)`
+          : "-",
       ])
     ),
     "",
     "- score: the table's metric for that row; reconstruction: share of outputs whose words, brackets " +
     "removed, equal the input's (TANL's check); final training loss: mean cross-entropy of the last 10 " +
-    "optimizer steps; all mean ± population std over the seeds found",
+    "optimizer steps; mask selection: wall time spent choosing masks (scoring passes, per-sample or " +
+    "warm-up gradients, drop and regrow, top-k), and its share of the run's time (training and " +
+    "evaluation); all mean ± population std over the seeds found (mask selection: mean)",
   ];
   return lines.join("\n") + "\n";
 }
@@ -410,6 +425,8 @@ export function diagnosticsToCsv(d: Diagnostic[]): string {
     "reconstruction_std",
     "loss_mean",
     "loss_std",
+    "mask_seconds_mean",
+    "mask_share_mean",
   ];
   const lines = d.map((x) => [
     x.table,
@@ -423,6 +440,8 @@ export function diagnosticsToCsv(d: Diagnostic[]): string {
     num(x.reconstruction?.std),
     num(x.loss?.mean),
     num(x.loss?.std),
+    num(x.maskSeconds?.mean),
+    num(x.maskShare?.mean),
   ]);
   return csvLines([head, ...lines]);
 }

@@ -159,6 +159,7 @@ Deno.test("buildTables and the manifest on a whole preset with 'needs' rows", ()
     "ablationM",
     "ablationN",
     "fixedVsDynamic",
+    "sparseMethods",
   ]);
   const low = tables[0];
   const onto = low.rows.find((r) => r.label.startsWith("OntoNotes"))!;
