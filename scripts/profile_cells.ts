@@ -137,8 +137,7 @@ class Clock {
 /** The trainable model with every gradient pass noted (a mask computation's first one splits it). */
 function timedTrainable(m: TrainableModel<T5Inputs>, clock: Clock): TrainableModel<T5Inputs> {
   return {
-    parameters: () => m.parameters(),
-    perExampleLoss: (b, o) => m.perExampleLoss(b, o),
+    ...m, // the scoring pass's hints too
     lossAndGrads: (b, o) => {
       if (clock.maskStart !== undefined) clock.firstGrad ??= performance.now();
       return m.lossAndGrads(b, o);

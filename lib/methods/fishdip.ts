@@ -38,6 +38,7 @@ import { keepCount, selectTopK, type SparseMask } from "./mask.ts";
 import { type CreateContext, maskSetup, type MethodSetup, type MethodSpec } from "./spec.ts";
 import type { MethodContext, ModeOptions, SparseMethod, TrainableModel, TrainingSet } from "./types.ts";
 import { COUNT, FRACTION } from "../config/flags.ts";
+import { scorePerExample, type ScoringHints } from "./scoring.ts";
 
 /** FISH-DIP's hyperparameters (command-line names of `fish_dip.py` in the comments). */
 export interface FishDipConfig {
@@ -124,28 +125,18 @@ export function topLossIndices(losses: ArrayLike<number>, count: number): number
   return order.slice(0, count).sort((a, b) => a - b);
 }
 
-/** Per-example losses of the whole training set, in order, without gradients. */
-export async function scoreExamples<E, B>(
-  model: TrainableModel<B>,
+/**
+ * Per-example losses of the whole training set, in order, without gradients: each example's loss
+ * is the one its batch of `batchSize` (in order) gives it; deterministic passes run length-bucketed
+ * at a larger batch (`scoring.ts`).
+ */
+export function scoreExamples<E, B>(
+  model: TrainableModel<B> & ScoringHints,
   data: TrainingSet<E, B>,
   batchSize: number,
   opts: ModeOptions,
 ): Promise<Float32Array> {
-  const n = data.examples.length;
-  const out = new Float32Array(n);
-  for (let start = 0; start < n; start += batchSize) {
-    const chunk = data.examples.slice(start, start + batchSize);
-    const l = model.perExampleLoss(data.collate(chunk), opts);
-    try {
-      if (l.shape[0] !== chunk.length) {
-        throw new Error(`perExampleLoss returned ${l.shape[0]} losses for ${chunk.length} examples`);
-      }
-      out.set((await l.data()) as Float32Array, start);
-    } finally {
-      l.dispose();
-    }
-  }
-  return out;
+  return scorePerExample(model, data, { ...opts, batchSize });
 }
 
 /**

@@ -10,6 +10,7 @@
 import type * as tf from "@tensorflow/tfjs";
 import { t5AccumulatedGrads, type T5Inputs, type T5Model, t5PerExampleLoss } from "../t5/model.ts";
 import type { ModeOptions, TrainableModel } from "./types.ts";
+import type { ScoringHints } from "./scoring.ts";
 
 /** Options of {@link t5Trainable}. */
 export interface T5TrainableOptions {
@@ -22,8 +23,14 @@ export interface T5TrainableOptions {
   passBytes?: number;
 }
 
-/** A {@link TrainableModel} view of a T5 model. */
-export function t5Trainable(model: T5Model, opts: T5TrainableOptions = {}): TrainableModel<T5Inputs> {
+/**
+ * A {@link TrainableModel} view of a T5 model. It tells the scoring pass (`scoring.ts`) that a
+ * pass is deterministic in evaluation mode, or in training mode when the dropout rate is 0.
+ */
+export function t5Trainable(
+  model: T5Model,
+  opts: T5TrainableOptions = {},
+): TrainableModel<T5Inputs> & ScoringHints {
   const ignorePadLabels = opts.ignorePadLabels ?? false, passBytes = opts.passBytes;
   return {
     parameters: (): Map<string, tf.Variable> => model.params,
@@ -31,5 +38,6 @@ export function t5Trainable(model: T5Model, opts: T5TrainableOptions = {}): Trai
       t5PerExampleLoss(model, batch, { training: m.training, ignorePadLabels }),
     lossAndGrads: (batch: T5Inputs, m: ModeOptions) =>
       t5AccumulatedGrads(model, batch, { training: m.training, ignorePadLabels, passBytes }),
+    deterministic: (m: ModeOptions) => !m.training || model.config.dropout_rate === 0,
   };
 }
