@@ -2,7 +2,8 @@
  * Fine-tuning methods behind one interface, and the registry from method name to its
  * configuration and factory (in the spirit of Hugging Face PEFT: switch methods by switching a
  * config, never the loop). Sparse methods (FISH-DIP, the fixed FISH mask, a random mask, full
- * fine-tuning) decide which gradient entries reach the optimizer; parameter-efficient ones (LoRA,
+ * fine-tuning, and the later SpIEL, static gradient and PaFi masks) decide which gradient entries
+ * reach the optimizer; parameter-efficient ones (LoRA,
  * adapters, prefix tuning) add parameters and train only those.
  *
  * ```ts
@@ -20,6 +21,9 @@ export * from "./registry.ts";
 export * from "./mask.ts";
 export * from "./fishdip.ts";
 export * from "./baselines.ts";
+export * from "./spiel.ts";
+export * from "./static_grad.ts";
+export * from "./pafi.ts";
 export * from "./step.ts";
 export * from "./peft/mod.ts";
 export * from "./t5_trainable.ts";
