@@ -59,14 +59,22 @@ export interface GenerateOptions {
    * evaluation relies on that inference.
    */
   attentionMask?: number[][];
+  /**
+   * Drop finished rows from the batch (default true). False computes every row until all have
+   * finished, which gives the same tokens; it is there to compare the two.
+   */
+  dropFinished?: boolean;
 }
 
 /**
  * Greedy decoding for a batch of sources (rows may differ in length). The encoder runs once,
  * cross-attention keys/values are computed once per layer, and each step appends one position
  * to every layer's self-attention key/value cache. The next token is the arg-max over all V
- * logits. Returns the sequences, each starting with the decoder start id, all of one length
- * (the step at which every row had finished, or `maxLength`).
+ * logits. Rows that have emitted EOS leave the batch: once an eighth of the rows still computed
+ * have finished, every cache keeps only the unfinished rows (a row's numbers do not depend on
+ * the others'), so a batch is not held at full width by its longest output. Returns the
+ * sequences, each starting with the decoder start id, all of one length (the step at which every
+ * row had finished, or `maxLength`), finished rows padded with the pad id.
  */
 export async function t5Generate(
   model: T5Model,
@@ -123,13 +131,18 @@ export async function t5Generate(
     }));
 
   const sequences = Array.from({ length: B }, () => [c.decoder_start_token_id]);
-  const unfinished = new Array(B).fill(true);
+  // The original row of each row still computed; finished ones stay until the next compaction.
+  let live = Array.from({ length: B }, (_, i) => i);
+  const finished = new Array(B).fill(false);
+  let cross = { k: enc.crossK, v: enc.crossV, bias: enc.crossBias };
   let cacheK: tf.Tensor4D[] = [], cacheV: tf.Tensor4D[] = [];
+  let steps = 0;
   try {
     for (let step = 0; step < maxLength - 1; step++) {
-      const last = sequences.map((s) => [s[s.length - 1]]);
+      const n = live.length;
+      const last = live.map((row) => [sequences[row][sequences[row].length - 1]]);
       const r = tf.tidy(() => {
-        let h = embed(model, tf.tensor2d(last, [B, 1], "int32")); // (B, 1, D)
+        let h = embed(model, tf.tensor2d(last, [n, 1], "int32")); // (n, 1, D)
         // The new query sits at position `step` and sees keys 0..step: no mask is needed.
         const selfBias = positionBias(model, "decoder", 1, step + 1, step); // (1, H, 1, step+1)
         const newK: tf.Tensor4D[] = [], newV: tf.Tensor4D[] = [];
@@ -137,11 +150,11 @@ export async function t5Generate(
           const b = `decoder.block.${i}`;
           h = residual(model, `${b}.layer.0`, h, (x) => {
             const p = `${b}.layer.0.SelfAttention`;
-            const q = splitHeads(linear(model, `${p}.q`, x), H); // (B, H, 1, dk)
+            const q = splitHeads(linear(model, `${p}.q`, x), H); // (n, H, 1, dk)
             let k = splitHeads(linear(model, `${p}.k`, x), H);
             let v = splitHeads(linear(model, `${p}.v`, x), H);
             if (step > 0) {
-              k = tf.concat([cacheK[i], k], 2); // (B, H, P+step+1, dk)
+              k = tf.concat([cacheK[i], k], 2); // (n, H, P+step+1, dk)
               v = tf.concat([cacheV[i], v], 2);
             } else {
               ({ k, v } = withPrefix(model, p, k, v, selfBias)); // the cache starts with the prefix
@@ -154,13 +167,13 @@ export async function t5Generate(
           h = residual(model, `${b}.layer.1`, h, (x) => {
             const p = `${b}.layer.1.EncDecAttention`;
             const q = splitHeads(linear(model, `${p}.q`, x), H);
-            const out = attend(model, q, enc.crossK[i], enc.crossV[i], enc.crossBias[i], false).out;
+            const out = attend(model, q, cross.k[i], cross.v[i], cross.bias[i], false).out;
             return linear(model, `${p}.o`, mergeHeads(out));
           }, false);
           h = residual(model, `${b}.layer.2`, h, (x) => feedForward(model, `${b}.layer.2`, x, false), false);
         }
         h = rmsNorm(h, model.param("decoder.final_layer_norm.weight"), c.layer_norm_epsilon);
-        const logits = lmHead(model, h).reshape([B, c.vocab_size]);
+        const logits = lmHead(model, h).reshape([n, c.vocab_size]);
         return { next: tf.argMax(logits, 1), newK, newV };
       });
       tf.dispose([...cacheK, ...cacheV]);
@@ -168,16 +181,35 @@ export async function t5Generate(
       cacheV = r.newV;
       const next = await r.next.data();
       r.next.dispose();
-      for (let row = 0; row < B; row++) {
-        const tok = unfinished[row] ? next[row] : c.pad_token_id;
-        sequences[row].push(tok);
-        if (tok === c.eos_token_id) unfinished[row] = false;
+      steps++;
+      live.forEach((row, j) => {
+        if (finished[row]) return;
+        sequences[row].push(next[j]);
+        if (next[j] === c.eos_token_id) finished[row] = true;
+      });
+      const done = live.filter((row) => finished[row]).length;
+      if (done === n) break;
+      if (opts.dropFinished !== false && 8 * done >= n) {
+        // Keep only the unfinished rows of every per-row tensor.
+        const keep = live.flatMap((row, j) => (finished[row] ? [] : [j]));
+        const idx = tf.tensor1d(keep, "int32");
+        const rows = <T extends tf.Tensor>(ts: T[]) => {
+          const out = ts.map((t) => tf.gather(t, idx, 0) as T);
+          tf.dispose(ts);
+          return out;
+        };
+        cacheK = rows(cacheK);
+        cacheV = rows(cacheV);
+        cross = { k: rows(cross.k), v: rows(cross.v), bias: rows(cross.bias) };
+        idx.dispose();
+        live = keep.map((j) => live[j]);
       }
-      if (!unfinished.some((u) => u)) break;
     }
   } finally {
-    tf.dispose([...cacheK, ...cacheV, ...enc.crossK, ...enc.crossV, ...enc.crossBias]);
+    tf.dispose([...cacheK, ...cacheV, ...cross.k, ...cross.v, ...cross.bias]);
   }
+  // Rows that finished early are padded to the common length.
+  for (const s of sequences) while (s.length < steps + 1) s.push(c.pad_token_id);
   return sequences;
 }
 

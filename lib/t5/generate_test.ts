@@ -214,3 +214,50 @@ Deno.test("hooks (LoRA-style linear, adapter, attention prefix) act in the forwa
     model.dispose();
   }
 });
+
+for (const backend of ["cpu", "wasm"] as const) {
+  Deno.test(`generate on ${backend}: dropping finished rows changes no token (mixed lengths, many early stops)`, async () => {
+    await initBackend(backend, { quiet: true });
+    const config = parseT5Config({
+      vocab_size: 7,
+      d_model: 16,
+      d_kv: 4,
+      num_heads: 2,
+      d_ff: 24,
+      num_layers: 2,
+      relative_attention_num_buckets: 8,
+      relative_attention_max_distance: 12,
+      tie_word_embeddings: false,
+      dropout_rate: 0,
+    });
+    let s = 5;
+    const next = () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32;
+    const rows = Array.from(
+      { length: 20 },
+      () => [...Array.from({ length: Math.floor(next() * 11) }, () => 2 + Math.floor(next() * 5)), 1],
+    );
+    let stopSteps = new Set<number>();
+    for (const seed of [2, 4, 8]) {
+      const model = createT5(config, { seed });
+      try {
+        const before = tf.memory().numTensors;
+        const got = await t5Generate(model, rows, { maxLength: 24 });
+        assertEquals(tf.memory().numTensors, before, "no leaks");
+        assertEquals(
+          got,
+          await t5Generate(model, rows, { maxLength: 24, dropFinished: false }),
+          `seed ${seed}`,
+        );
+        const L = Math.max(...rows.map((r) => r.length));
+        const ids = rows.map((r) => [...r, ...Array(L - r.length).fill(0)]);
+        const mask = rows.map((r) => [...r.map(() => 1), ...Array(L - r.length).fill(0)]);
+        assertEquals(got, await naiveGreedy(model, ids, mask, 24), `seed ${seed}, uncached`);
+        stopSteps = new Set([...stopSteps, ...got.map((q) => q.indexOf(1)).filter((e) => e > 0)]);
+      } finally {
+        model.dispose();
+      }
+    }
+    console.log(`  rows stopped at ${stopSteps.size} different steps`);
+    assert(stopSteps.size >= 3, "the seeds no longer stop rows at different steps");
+  });
+}

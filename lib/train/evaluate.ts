@@ -10,18 +10,54 @@ import { evaluateDataset } from "../metrics/mod.ts";
 import { t5Generate } from "../t5/generate.ts";
 import type { T5Model } from "../t5/model.ts";
 import type { T5Tokenizer } from "../tokenizer/mod.ts";
-import { chunk, encodeTruncated, formatExamples } from "./features.ts";
+import { encodeTruncated, formatExamples } from "./features.ts";
 import type { Progress } from "./progress.ts";
 
 /** Evaluation settings; defaults follow FISH-DIP's configs (greedy, 256-token inputs). */
 export interface EvaluateConfig {
-  /** Rows decoded together. */
+  /** Most rows decoded together (default {@link DECODE_BATCH}). */
   batchSize?: number;
+  /** Most source tokens (rows × longest source) decoded together (default {@link DECODE_SOURCE_TOKENS}). */
+  sourceTokens?: number;
   maxInputLength?: number;
   /** Maximum generated length, counting the start token (HF `max_length`). */
   maxOutputLength?: number;
   /** Shown while decoding. */
   progress?: Progress;
+}
+
+/**
+ * Rows per decoding batch. Finished rows leave the batch (`t5Generate`), so a wide batch costs
+ * little when one output runs long: on t5-mini (wasm+blas, one thread) 128 CoNLL04 sentences
+ * decoded at 11.6 / 14.1 / 16.6 sentences/s with 16 / 32 / 64 rows, with identical outputs.
+ */
+export const DECODE_BATCH = 64;
+/** Source positions per decoding batch: bounds the encoder's attention memory for long inputs. */
+export const DECODE_SOURCE_TOKENS = 64 * 128;
+
+/**
+ * Consecutive runs of `order` (indices sorted by length) with at most `rows` rows and at most
+ * `tokens` positions (rows × the longest length); a row longer than `tokens` goes alone.
+ */
+export function lengthBatches(
+  order: readonly number[],
+  length: (i: number) => number,
+  rows: number,
+  tokens: number,
+): number[][] {
+  const out: number[][] = [];
+  let cur: number[] = [], longest = 0;
+  for (const i of order) {
+    const l = Math.max(longest, length(i));
+    if (cur.length > 0 && (cur.length >= rows || (cur.length + 1) * l > tokens)) {
+      out.push(cur);
+      cur = [], longest = 0;
+    }
+    cur.push(i);
+    longest = Math.max(longest, length(i));
+  }
+  if (cur.length) out.push(cur);
+  return out;
 }
 
 /** Greedy predictions (output sentences) for `examples`. */
@@ -37,10 +73,16 @@ export async function predict(
     encodeTruncated(tokenizer, s, cfg.maxInputLength ?? 256, schema.task === "dst")
   );
   const out: string[] = [];
-  // Sorting by length keeps padding (and wasted decoder steps) low; order is restored below.
+  // Sorting by length keeps padding low; order is restored below.
   const order = ids.map((_, i) => i).sort((a, b) => ids[a].length - ids[b].length);
   const result = new Array<string>(ids.length);
-  for (const batch of chunk(order, cfg.batchSize ?? 16)) {
+  const batches = lengthBatches(
+    order,
+    (i) => ids[i].length,
+    cfg.batchSize ?? DECODE_BATCH,
+    cfg.sourceTokens ?? DECODE_SOURCE_TOKENS,
+  );
+  for (const batch of batches) {
     const seqs = await t5Generate(model, batch.map((i) => ids[i]), {
       maxLength: cfg.maxOutputLength ?? 256,
     });
