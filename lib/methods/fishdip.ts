@@ -35,6 +35,7 @@
 import type * as tf from "@tensorflow/tfjs";
 import type { T5Inputs } from "../t5/model.ts";
 import { keepCount, selectTopK, type SparseMask } from "./mask.ts";
+import { accumulateFisherOnBackend, FISHER_ON_BACKEND_BYTES } from "./scoring_fisher.ts";
 import { type CreateContext, maskSetup, type MethodSetup, type MethodSpec } from "./spec.ts";
 import type { MethodContext, ModeOptions, SparseMethod, TrainableModel, TrainingSet } from "./types.ts";
 import { COUNT, FRACTION } from "../config/flags.ts";
@@ -141,9 +142,27 @@ export function scoreExamples<E, B>(
 
 /**
  * The empirical Fisher diagonal over the chosen examples: Σ_i grad_i² (or Σ |grad_i|), each
- * example alone, as float32 arrays keyed by parameter name.
+ * example alone, as float32 arrays keyed by parameter name. The sums are kept on the backend for
+ * models up to {@link FISHER_ON_BACKEND_BYTES} (scoring_fisher.ts), in JavaScript memory above
+ * ({@link accumulateFisherInMemory}); the two give the same bits.
  */
 export async function accumulateFisher<E, B>(
+  model: TrainableModel<B>,
+  data: TrainingSet<E, B>,
+  indices: readonly number[],
+  opts: ModeOptions & { gradType?: "square" | "absolute" },
+): Promise<Map<string, Float32Array>> {
+  let bytes = 0;
+  for (const v of model.parameters().values()) bytes += 4 * v.size;
+  // Summing on the backend skips a copy per parameter per example, at the price of a model-sized
+  // buffer there (a wasm heap holds 4 GiB in all), so large models keep their sums in JavaScript.
+  return bytes <= FISHER_ON_BACKEND_BYTES
+    ? await accumulateFisherOnBackend(model, data, indices, opts)
+    : await accumulateFisherInMemory(model, data, indices, opts);
+}
+
+/** {@link accumulateFisher} with the sums in JavaScript memory: one gradient copy per parameter per example. */
+export async function accumulateFisherInMemory<E, B>(
   model: TrainableModel<B>,
   data: TrainingSet<E, B>,
   indices: readonly number[],
