@@ -179,7 +179,7 @@ function markdown(): string {
   if (a) {
     L.push(
       `Adapter: ${a.summary}${a.software ? " (**software**)" : ""}; vendor \`${a.vendor}\`, ` +
-        `architecture \`${a.architecture}\`.`,
+        `architecture \`${a.architecture || "–"}\`, device \`${a.device || "–"}\`.`,
     );
     L.push("");
     L.push("| limit | value |", "|---|---|");
