@@ -128,6 +128,22 @@ const subsampleAll = (n: number): Partial<Record<DatasetName, number>> =>
   Object.fromEntries(Object.values(DATASETS).filter((d) => d.evalSize > 0).map((d) => [d.name, n]));
 
 /**
+ * What the offline presets share: each dataset's rows from its offline backbone, labels padded to the
+ * batch's longest target, the reference's length limits (smoke halves them).
+ */
+const OFFLINE = {
+  padLabels: "longest",
+  backbone: "fishdip-t5-mini",
+  backbonePerDataset: true,
+  dstSeeds: [1],
+  maxInputLength: 256,
+  maxOutputLength: 256,
+} as const satisfies Partial<PresetSpec>;
+
+/** What the two CPU presets add: batch 8 with the reference's n (its batch is 32), generation capped at 160. */
+const CPU_BUDGET = { ...OFFLINE, maxOutputLengthEval: 160, batchSize: 8, nBatch: 32 } as const;
+
+/**
  * The presets' settings.
  *
  * - `paper`: the reference scripts exactly (t5-large, batch 32, seeds 1-3, MultiWOZ seed 1,
@@ -186,19 +202,13 @@ export const PRESET_SPECS: Record<PresetName, PresetSpec> = {
   },
   cpu: {
     name: "cpu",
-    padLabels: "longest",
-    maxOutputLengthEval: 160,
-    backbone: "fishdip-t5-mini",
-    backbonePerDataset: true,
-    batchSize: 8,
+    ...CPU_BUDGET,
     seeds: [1, 2, 3],
-    dstSeeds: [1],
     // Five episodes (not ten): 10-way episodes score 500 candidates each, 85 s per cell.
     episodes: [1, 2, 3, 4, 5],
     epochs: { steps: 60 },
     maxSteps: 60,
     m: 10,
-    nBatch: 32, // the reference's n: its batch is 32
     kValues: [0.001, 0.005, 0.01, 0.02, 0.05],
     mValues: [3, 5, 10, 20, 40],
     nValues: [1, 3, 5, 10, 25],
@@ -230,25 +240,17 @@ export const PRESET_SPECS: Record<PresetName, PresetSpec> = {
     // everywhere, 10 episodes and subsets of 500: these three are what brought it to ~5 h.
     ablationSeeds: [1],
     evalSubsample: subsampleAll(100),
-    maxInputLength: 256,
-    maxOutputLength: 256,
   },
   quick: {
     name: "quick",
-    padLabels: "longest",
-    maxOutputLengthEval: 160,
-    backbone: "fishdip-t5-mini",
-    backbonePerDataset: true,
-    batchSize: 8,
+    ...CPU_BUDGET,
     seeds: [1, 2],
-    dstSeeds: [1],
     // Two episodes, and CoNLL04 at 1 % and 5 % only: 10 % (its FISH-DIP cells 2-3 min each) and a
     // third episode took 11 of the 45 minutes of the previous calibration.
     episodes: [1, 2],
     epochs: { steps: 30 },
     // m = 10 on a 30-step run: three masks; m = 5 spent most of the cells' time refreshing (73 min in all).
     m: 10,
-    nBatch: 32, // the reference's n: its batch is 32
     kValues: [0.002, 0.01, 0.05],
     mValues: [5, 10, 20],
     nValues: [1, 3, 10],
@@ -272,18 +274,13 @@ export const PRESET_SPECS: Record<PresetName, PresetSpec> = {
     sparseMethods: { settings: [{ dataset: "conll04", fraction: 0.01 }], episodes: [], methods: SPARSE_ALL },
     ablationSeeds: [1], // the ablations' second seed alone took 18 of the 73 minutes
     evalSubsample: subsampleAll(60),
-    maxInputLength: 256,
-    maxOutputLength: 256,
   },
   smoke: {
     name: "smoke",
-    padLabels: "longest",
+    ...OFFLINE,
     maxOutputLengthEval: 64,
-    backbone: "fishdip-t5-mini",
-    backbonePerDataset: true,
     batchSize: 4,
     seeds: [1],
-    dstSeeds: [1],
     episodes: [1],
     epochs: { steps: 2 },
     maxSteps: 2,
