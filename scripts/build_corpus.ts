@@ -162,7 +162,11 @@ function tryLoad(
   }
 }
 
-/** Every sentence of every evaluation split we know, as match keys. */
+/**
+ * Every sentence of every test split we know, as match keys. Not lib/pretrain/recipes.ts's
+ * `evaluationSentences`: that one serves the multi-task backbones (dev and test of the datasets a
+ * backbone serves); this one fixed the committed self-supervised corpus, whose manifest records it.
+ */
 function evaluationKeys(data: string): { keys: Set<string>; counts: Record<string, number> } {
   const keys = new Set<string>();
   const counts: Record<string, number> = {};
