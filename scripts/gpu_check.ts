@@ -31,7 +31,7 @@ import {
   formatGpuAdapter,
   type GpuAdapterReport,
 } from "../lib/backend/gpu_adapter.ts";
-import { checkT5Parity, type ParityReport } from "../lib/backend/gpu_parity.ts";
+import { checkT5Parity, type ParityRecord, type ParityReport } from "../lib/backend/gpu_parity.ts";
 import { benchShape, GPU_SHAPES, releaseGpuPool, type ShapeBenchResult } from "../lib/backend/gpu_bench.ts";
 import { probeTorch, runTorchStep, type TorchProbe, type TorchRunResult } from "../lib/backend/gpu_torch.ts";
 import { fixturesDir, REPO_ROOT } from "../lib/config/paths.ts";
@@ -192,7 +192,9 @@ function markdown(): string {
   if (p) {
     const bad = p.records.filter((r) => !r.ok);
     L.push(
-      `## Fixture parity on ${p.backend}: ${p.ok ? "**pass**" : "**FAIL**"} ` +
+      `## Fixture parity on ${p.backend}: ${
+        p.ok ? "**pass**" : bad.length ? "**FAIL**" : "**incomplete**"
+      } ` +
         `(${p.records.length - bad.length}/${p.records.length} within tolerance, ${p.seconds.toFixed(1)} s)` +
         (p.error ? `; error: ${p.error}` : ""),
     );
@@ -288,8 +290,16 @@ async function writeResults(): Promise<void> {
 
 // The watchdog: a part that hangs or overruns (a huge shape on a slow adapter) must not keep the
 // machine; what was measured so far is written and the process ends.
+const parityLive: ParityRecord[] = [];
 const watchdog = setTimeout(async () => {
   report.notes.push(`stopped by the ${totalS} s limit of the whole check`);
+  report.parity ??= {
+    backend: report.backend ?? "",
+    ok: false,
+    records: parityLive,
+    seconds: 0,
+    error: "stopped by the time limit",
+  };
   console.error(`gpu-check: ${totalS} s limit reached; writing partial results`);
   try {
     await writeResults();
@@ -319,13 +329,15 @@ if (report.adapter?.software && info.backend === "webgpu" && !v.quick && !v.shap
 if (!v["no-parity"]) {
   console.log(`fixture parity on ${info.backend} (fixtures: ${fixturesDir()})`);
   report.parity = await checkT5Parity({
-    onRecord: (r) =>
+    onRecord: (r) => {
+      parityLive.push(r);
       console.log(
         `  ${r.config} ${r.group}: ${r.what}: ${r.value.toExponential(3)} (tolerance ${
           r.tolerance.toExponential(0)
         })` +
           (r.ok ? "" : "  FAIL"),
-      ),
+      );
+    },
   });
   console.log(
     `parity: ${report.parity.ok ? "pass" : "FAIL"} in ${report.parity.seconds.toFixed(1)} s` +
