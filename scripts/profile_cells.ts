@@ -40,20 +40,15 @@ import { planPreset } from "../lib/experiments/plan.ts";
 import { type PresetName, PRESETS } from "../lib/experiments/presets.ts";
 import { type Cell, cellLabel, evalKey } from "../lib/experiments/cells.ts";
 import type { DatasetName } from "../lib/data/mod.ts";
-import type { DatasetSchema, Example } from "../lib/data/types.ts";
 import { createMethod } from "../lib/methods/registry.ts";
 import type { SparseMethod, TrainableModel } from "../lib/methods/types.ts";
-import type { T5Inputs, T5Model } from "../lib/t5/model.ts";
-import { t5ScoreTargets } from "../lib/t5/generate.ts";
-import type { T5Tokenizer } from "../lib/tokenizer/mod.ts";
+import type { T5Inputs } from "../lib/t5/model.ts";
 import { loadBackbone } from "../lib/train/backbone.ts";
 import { evaluateGeneration } from "../lib/train/evaluate.ts";
 import { buildFeatures, collate, type Feature } from "../lib/train/features.ts";
 import { train } from "../lib/train/trainer.ts";
-import { candidateLabels, evaluationExamples, trainingExamples } from "../lib/reproduce/run_cell.ts";
+import { evaluationExamples, scoreFewRel, trainingExamples } from "../lib/reproduce/run_cell.ts";
 import type { RunContext } from "../lib/reproduce/runner.ts";
-import { formatRelationInput, rankRelationCandidates } from "../lib/formats/mod.ts";
-import { fewShotScores } from "../lib/metrics/mod.ts";
 
 /** The phases a cell's time is split into (see the module notes). */
 export const PHASES = ["train", "scoring", "fisher", "decoding", "data", "other"] as const;
@@ -160,28 +155,6 @@ function timedMethod<E>(method: SparseMethod<E, T5Inputs>, clock: Clock): Sparse
       return typeof v === "function" ? v.bind(target) : v;
     },
   });
-}
-
-/** FewRel's ranking, as `runCell` scores an episode. */
-async function scoreFewRel(
-  model: T5Model,
-  tokenizer: T5Tokenizer,
-  examples: Example[],
-  schema: DatasetSchema,
-  cell: Cell,
-): Promise<Record<string, number>> {
-  const predicted = [];
-  for (const ex of examples) {
-    const input = tokenizer.encode(formatRelationInput(ex), { maxLength: cell.maxInputLength });
-    predicted.push(
-      await rankRelationCandidates(ex, schema.relationTypes, async (_input, targets) => {
-        const ids = targets.map((t) => tokenizer.encode(t, { maxLength: cell.maxOutputLength }));
-        const { labels, score } = candidateLabels(ids, cell);
-        return score(await t5ScoreTargets(model, { inputIds: ids.map(() => input), labels }));
-      }),
-    );
-  }
-  return fewShotScores(predicted, examples);
 }
 
 /** Trains and scores `cell` the way `runCell` does, timing each phase. */

@@ -273,47 +273,40 @@ export function planPreset(preset: PresetName | PresetSpec, opts: PlanOptions = 
 
   /** A FewRel episode setting's entry for one method: its episodes and the meta-training they start from. */
   const standIn = DATASETS[spec.meta.dataset].standIn;
-  const metaCell = (method: MethodConfig): Cell => ({
-    dataset: spec.meta.dataset,
-    task: "relation_classification",
-    fraction: spec.meta.fraction,
+  /** What a FewRel cell (meta-training or episode) is, before its data, seed and schedule. */
+  const rankingCell = (dataset: DatasetName, method: MethodConfig) => ({
+    dataset,
+    task: "relation_classification" as const,
     method,
-    optimizer: { name: "adafactor", lr: 1e-2 },
-    seed: 1,
-    epochs: epochsFor(spec.meta.dataset, spec.meta.fraction),
+    optimizer: { name: "adafactor" as const, lr: 1e-2 },
     batchSize: spec.batchSize,
     maxInputLength: spec.maxInputLength,
     maxOutputLength: spec.maxOutputLength,
     maxOutputLengthEval: spec.maxOutputLength,
     padLabels: spec.padLabels,
-    decoding: "rank",
-    backbone: backboneOf(spec.meta.dataset),
+    decoding: "rank" as const,
+    backbone: backboneOf(dataset),
+    maxSteps: spec.maxSteps,
+  });
+  const metaCell = (method: MethodConfig): Cell => ({
+    ...rankingCell(spec.meta.dataset, method),
+    fraction: spec.meta.fraction,
+    seed: 1,
+    epochs: epochsFor(spec.meta.dataset, spec.meta.fraction),
     evaluate: [],
     saveCheckpoint: true,
-    maxSteps: spec.maxSteps,
   });
   const episodeEntry = (table: TableName, ep: EpisodeSpec, name: MethodName) => {
     const method = presetMethod(name);
     const meta = metaCell(method);
     const cells = spec.episodes.map((seed, i): Cell =>
       countedSteps({
-        dataset: "fewrel",
-        task: "relation_classification",
+        ...rankingCell("fewrel", method),
         episode: { ...ep },
-        method,
-        optimizer: { name: "adafactor", lr: 1e-2 },
         seed,
         epochs: epochsFor("fewrel", undefined, ep),
-        batchSize: spec.batchSize,
-        maxInputLength: spec.maxInputLength,
-        maxOutputLength: spec.maxOutputLength,
-        maxOutputLengthEval: spec.maxOutputLength,
-        padLabels: spec.padLabels,
-        decoding: "rank",
-        backbone: backboneOf("fewrel"),
         evaluate: [{ dataset: "fewrel", split: "test" }],
         init: cellId(meta),
-        maxSteps: spec.maxSteps,
       }, i)
     );
     entries.push({

@@ -75,7 +75,7 @@ export function shuffledPrefix(n: number, count: number, seed: number): number[]
  * What the fixed-mask methods share: a mask computed once in `prepare` (by the subclass), never
  * refreshed, applied to every gradient, and taken back from a checkpoint on resume.
  */
-abstract class FixedMaskMethod<E, B> implements SparseMethod<E, B> {
+export abstract class FixedMaskMethod<E, B> implements SparseMethod<E, B> {
   abstract readonly name: string;
   protected current: SparseMask | null = null;
 

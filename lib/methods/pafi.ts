@@ -20,12 +20,12 @@
  *
  * @module
  */
-import type * as tf from "@tensorflow/tfjs";
 import type { T5Inputs } from "../t5/model.ts";
 import { keepCount, selectTopK, type SparseMask } from "./mask.ts";
 import { parameterShapes } from "./fishdip.ts";
+import { FixedMaskMethod } from "./baselines.ts";
 import { type CreateContext, maskSetup, type MethodSetup, type MethodSpec } from "./spec.ts";
-import type { MethodContext, SparseMethod } from "./types.ts";
+import type { MethodContext } from "./types.ts";
 import { FRACTION } from "../config/flags.ts";
 
 /** PaFi's setting. */
@@ -66,18 +66,14 @@ export interface PafiRecord {
 }
 
 /** The PaFi mask: computed in `prepare` from the weights, then fixed. */
-export class Pafi<E = unknown, B = unknown> implements SparseMethod<E, B> {
+export class Pafi<E = unknown, B = unknown> extends FixedMaskMethod<E, B> {
   readonly name = "pafi";
   readonly config: Readonly<PafiConfig>;
   readonly history: PafiRecord[] = [];
-  private current: SparseMask | null = null;
 
   constructor(config: Partial<PafiConfig> = {}) {
+    super();
     this.config = Object.freeze({ ...PAFI_DEFAULTS, ...config });
-  }
-
-  get mask(): SparseMask | null {
-    return this.current;
   }
 
   async prepare(ctx: MethodContext<E, B>): Promise<void> {
@@ -97,26 +93,8 @@ export class Pafi<E = unknown, B = unknown> implements SparseMethod<E, B> {
       const w = weights.get(name)!;
       for (const i of m.kept) threshold = Math.max(threshold, Math.abs(w[i]));
     }
-    this.restoreMask(mask);
+    this.setMask(mask);
     this.history.push({ step: 0, kept: mask.keptCount, threshold, ms: performance.now() - t0 });
-  }
-
-  beforeStep(_step: number, _ctx: MethodContext<E, B>): Promise<boolean> {
-    return Promise.resolve(false);
-  }
-
-  maskGradients(grads: Map<string, tf.Tensor>): void {
-    if (!this.current) throw new Error("pafi: maskGradients before prepare()");
-    this.current.apply(grads);
-  }
-
-  restoreMask(mask: SparseMask | null): void {
-    this.current?.dispose();
-    this.current = mask;
-  }
-
-  dispose(): void {
-    this.current?.dispose();
   }
 }
 

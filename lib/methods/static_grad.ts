@@ -28,12 +28,12 @@
  *
  * @module
  */
-import type * as tf from "@tensorflow/tfjs";
 import type { T5Inputs } from "../t5/model.ts";
-import { keepCount, selectTopK, type SparseMask } from "./mask.ts";
+import { keepCount, selectTopK } from "./mask.ts";
 import { parameterShapes } from "./fishdip.ts";
+import { FixedMaskMethod } from "./baselines.ts";
 import { type CreateContext, maskSetup, type MethodSetup, type MethodSpec } from "./spec.ts";
-import type { MethodContext, SparseMethod, TrainableModel, TrainingSet } from "./types.ts";
+import type { MethodContext, TrainableModel, TrainingSet } from "./types.ts";
 import { COUNT, FRACTION } from "../config/flags.ts";
 
 /** The static gradient mask's settings. */
@@ -117,23 +117,19 @@ export interface StaticGradRecord {
 }
 
 /** The static gradient mask: computed once in `prepare`, never refreshed. */
-export class StaticGrad<E = unknown, B = unknown> implements SparseMethod<E, B> {
+export class StaticGrad<E = unknown, B = unknown> extends FixedMaskMethod<E, B> {
   readonly name = "static-grad";
   readonly config: Readonly<StaticGradConfig>;
   readonly history: StaticGradRecord[] = [];
-  private current: SparseMask | null = null;
 
   constructor(config: Partial<StaticGradConfig> = {}) {
+    super();
     this.config = Object.freeze({ ...STATIC_GRAD_DEFAULTS, ...config });
     if (!(Number.isInteger(this.config.warmupBatches) && this.config.warmupBatches >= 1)) {
       throw new Error(
         `static-grad: warmupBatches must be a whole number >= 1, got ${this.config.warmupBatches}`,
       );
     }
-  }
-
-  get mask(): SparseMask | null {
-    return this.current;
   }
 
   async prepare(ctx: MethodContext<E, B>): Promise<void> {
@@ -151,26 +147,8 @@ export class StaticGrad<E = unknown, B = unknown> implements SparseMethod<E, B> 
     let total = 0;
     for (const s of scores.values()) total += s.length;
     const mask = selectTopK(scores, parameterShapes(ctx.model.parameters()), keepCount(total, c.keepRatio));
-    this.restoreMask(mask);
+    this.setMask(mask);
     this.history.push({ step: 0, kept: mask.keptCount, batches, ms: performance.now() - t0 });
-  }
-
-  beforeStep(_step: number, _ctx: MethodContext<E, B>): Promise<boolean> {
-    return Promise.resolve(false);
-  }
-
-  maskGradients(grads: Map<string, tf.Tensor>): void {
-    if (!this.current) throw new Error("static-grad: maskGradients before prepare()");
-    this.current.apply(grads);
-  }
-
-  restoreMask(mask: SparseMask | null): void {
-    this.current?.dispose();
-    this.current = mask;
-  }
-
-  dispose(): void {
-    this.current?.dispose();
   }
 }
 

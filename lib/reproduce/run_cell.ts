@@ -112,7 +112,8 @@ export function candidateLabels(
   };
 }
 
-async function scoreFewRel(
+/** A FewRel episode's query set scored as the reference does: each candidate relation ranked by its NLL. */
+export async function scoreFewRel(
   model: T5Model,
   tokenizer: T5Tokenizer,
   examples: Example[],
