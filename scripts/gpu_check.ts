@@ -31,9 +31,9 @@ import {
   formatGpuAdapter,
   type GpuAdapterReport,
 } from "../lib/backend/gpu_adapter.ts";
-import { checkT5Parity, type ParityRecord, type ParityReport } from "../lib/backend/gpu_parity.ts";
-import { benchShape, GPU_SHAPES, releaseGpuPool, type ShapeBenchResult } from "../lib/backend/gpu_bench.ts";
-import { probeTorch, runTorchStep, type TorchProbe, type TorchRunResult } from "../lib/backend/gpu_torch.ts";
+import { checkT5Parity, type ParityRecord, type ParityReport } from "../lib/gpu/parity.ts";
+import { benchShape, GPU_SHAPES, releaseGpuPool, type ShapeBenchResult } from "../lib/gpu/bench.ts";
+import { probeTorch, runTorchStep, type TorchProbe, type TorchRunResult } from "../lib/gpu/torch.ts";
 import { fixturesDir, REPO_ROOT } from "../lib/config/paths.ts";
 
 const HELP = `deno task gpu-check [options]

@@ -24,7 +24,7 @@ import { linearDecayLr } from "../optim/schedule.ts";
 import { COMPARATOR_SHAPES, parseT5Config, t5ParameterCount } from "../t5/config.ts";
 import { t5Generate } from "../t5/generate.ts";
 import { createT5, type T5Inputs, t5Loss } from "../t5/model.ts";
-import { countReadbacks, type ReadbackCounts } from "./gpu_readbacks.ts";
+import { countReadbacks, type ReadbackCounts } from "../backend/gpu_readbacks.ts";
 
 /** A shape in the comparator's names (vocabulary 32128 unless given). */
 export type GpuShape = Readonly<Record<"d_model" | "d_ff" | "d_kv" | "num_heads" | "num_layers", number>>;

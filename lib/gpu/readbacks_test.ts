@@ -1,7 +1,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { assertEquals, assertLessOrEqual } from "@std/assert";
-import { initBackend, probeWebGpu } from "./mod.ts";
-import { countReadbacks } from "./gpu_readbacks.ts";
+import { initBackend, probeWebGpu } from "../backend/mod.ts";
+import { countReadbacks } from "../backend/gpu_readbacks.ts";
 import { FishDip } from "../methods/fishdip.ts";
 import { sparseTrainStep } from "../methods/step.ts";
 import { t5Trainable } from "../methods/t5_trainable.ts";
@@ -9,7 +9,7 @@ import type { MethodContext } from "../methods/types.ts";
 import { Adafactor } from "../optim/adafactor.ts";
 import { parseT5Config } from "../t5/config.ts";
 import { createT5, type T5Inputs } from "../t5/model.ts";
-import { randomIds } from "./gpu_bench.ts";
+import { randomIds } from "./bench.ts";
 
 Deno.test("countReadbacks on cpu: counts data() and dataSync() once each, and stop() restores the backend", async () => {
   await initBackend("cpu", { quiet: true });

@@ -1,7 +1,7 @@
 import { assertEquals } from "@std/assert";
-import { probeTorch, runWithTimeout, torchArgs } from "./gpu_torch.ts";
-import { formatBytes } from "./gpu_adapter.ts";
-import { GPU_SHAPES, median } from "./gpu_bench.ts";
+import { probeTorch, runWithTimeout, torchArgs } from "./torch.ts";
+import { formatBytes } from "../backend/gpu_adapter.ts";
+import { GPU_SHAPES, median } from "./bench.ts";
 
 Deno.test("torchArgs: explicit dimensions, strict float32 unless tf32, one JSON line", () => {
   const args = torchArgs({

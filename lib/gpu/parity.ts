@@ -13,7 +13,7 @@
  * | every gradient (full tensors and the vocabulary-sized summaries) | max abs diff / max abs ref | 1e-4 |
  * | greedy ids (batched, with the attention mask) | mismatching rows | 0 |
  *
- * The fixture readers are the tests' own (`tests/t5_fixtures.ts`), so the check and the tests
+ * The fixture readers are the tests' own (`lib/t5/fixtures.ts`), so the check and the tests
  * cannot drift apart on how the files are read.
  *
  * @module
@@ -29,7 +29,7 @@ import {
   maxAbs,
   maxAbsDiff,
   splitNames,
-} from "../../tests/t5_fixtures.ts";
+} from "../t5/fixtures.ts";
 import { t5Forward, t5Loss, t5ValueAndGrads } from "../t5/model.ts";
 import { t5Generate } from "../t5/generate.ts";
 
