@@ -14,7 +14,7 @@
  *
  * @module
  */
-import { readSafetensors, writeSafetensorsFile } from "../checkpoint/safetensors.ts";
+import { readSafetensors, writeSafetensors, writeSafetensorsFile } from "../checkpoint/safetensors.ts";
 
 /** The changed entries of one parameter. */
 export interface ParamDelta {
@@ -79,6 +79,21 @@ export async function writeDelta(
   delta: ReadonlyMap<string, ParamDelta>,
   metadata: Record<string, string> = {},
 ): Promise<void> {
+  await writeSafetensorsFile(path, deltaTensors(delta), deltaMetadata(delta, metadata));
+}
+
+/**
+ * The bytes {@link writeDelta} writes, for where there is no file system (the web app offers
+ * them as a download).
+ */
+export function deltaBytes(
+  delta: ReadonlyMap<string, ParamDelta>,
+  metadata: Record<string, string> = {},
+): Uint8Array {
+  return writeSafetensors(deltaTensors(delta), deltaMetadata(delta, metadata));
+}
+
+function deltaTensors(delta: ReadonlyMap<string, ParamDelta>) {
   const tensors = new Map<
     string,
     { dtype: "I32" | "F32"; shape: number[]; data: Int32Array | Float32Array }
@@ -87,11 +102,11 @@ export async function writeDelta(
     tensors.set(`${name}@indices`, { dtype: "I32", shape: [d.indices.length], data: d.indices });
     tensors.set(`${name}@values`, { dtype: "F32", shape: [d.values.length], data: d.values });
   }
-  await writeSafetensorsFile(path, tensors, {
-    ...metadata,
-    format: "fishdip-sparse-delta-v1",
-    changed_entries: String(deltaSize(delta)),
-  });
+  return tensors;
+}
+
+function deltaMetadata(delta: ReadonlyMap<string, ParamDelta>, metadata: Record<string, string>) {
+  return { ...metadata, format: "fishdip-sparse-delta-v1", changed_entries: String(deltaSize(delta)) };
 }
 
 /** Reads a delta written by {@link writeDelta}; a missing half of a pair is an error naming it. */
