@@ -38,7 +38,9 @@ export async function serveFile(root: string, pathname: string): Promise<Respons
 }
 
 /** Starts the server; `port` 0 picks a free one. */
-export function serveWeb(opts: { port?: number; root?: string; quiet?: boolean } = {}): Deno.HttpServer {
+export function serveWeb(
+  opts: { port?: number; root?: string; quiet?: boolean } = {},
+): Deno.HttpServer<Deno.NetAddr> {
   const root = opts.root ?? WEB_DIST;
   return Deno.serve(
     {

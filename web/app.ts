@@ -38,6 +38,7 @@ interface PageState {
   running: boolean;
   prediction?: PredictionRecord;
   stepsPerSecond?: number;
+  delta?: { changed: number; total: number; bytes: number };
 }
 
 const state: PageState = { ready: false, step: 0, total: 0, losses: [], running: false };
@@ -258,6 +259,7 @@ async function predict(): Promise<void> {
 async function download(): Promise<void> {
   if (!session) return;
   const { bytes, changed, total } = await session.delta();
+  state.delta = { changed, total, bytes: bytes.byteLength };
   const blob = new Blob([bytes as Uint8Array<ArrayBuffer>], { type: "application/octet-stream" });
   const a = document.createElement("a");
   a.href = URL.createObjectURL(blob);

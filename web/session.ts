@@ -233,7 +233,8 @@ export class Session {
         model.setDropoutSeed(s.seed * 1_000_003);
         await this.setup.method.prepare(this.ctx);
         this.prepared = true;
-        hooks.onMask?.(this.recordMask(0));
+        const m = this.recordMask(0);
+        hooks.onMask?.(m);
       }
       const perEpoch = Math.ceil(this.features.length / s.batchSize);
       while (!this.done && !this.stopRequested) {
@@ -256,7 +257,10 @@ export class Session {
         this.step = step;
         this.losses.push({ step, loss: r.loss });
         if (this.earlyStop.update(r.loss)) this.stoppedEarly = step;
-        if (r.refreshed) hooks.onMask?.(this.recordMask(step));
+        if (r.refreshed) {
+          const m = this.recordMask(step);
+          hooks.onMask?.(m);
+        }
         hooks.onStep?.({ ...r, step, total: this.total, ms: performance.now() - t0 });
         await hooks.yieldEvery?.();
       }
