@@ -19,8 +19,11 @@ import { serveWeb } from "./web_serve.ts";
  * SwiftShader compiles a WebGPU pipeline per new shape (about a minute per step on two busy cores).
  */
 export const CHECK_RUN = { k: 0.01, m: 100, n: 1, batch: 2, seed: 1, limit: 4 };
-/** Float32 losses of the same run on WebGPU and on wasm agree to this relative difference. */
-export const LOSS_RTOL = 1e-3;
+/**
+ * Float32 losses of the same run on WebGPU and on wasm agree to this relative difference (measured:
+ * 2e-5 at step 1, 5e-5 at step 2; the kernels sum in different orders).
+ */
+export const LOSS_RTOL = 2e-4;
 
 interface PageState {
   ready: boolean;
@@ -63,12 +66,14 @@ export async function webCheck(
       set("batch", ${r.batch}); set("steps", ${opts.steps}); set("seed", ${r.seed});
       document.getElementById("start").click();
     })()`);
-    // Stop after the first step, then resume: the run must continue as if never stopped.
-    await browser.waitFor("fishdip.step >= 1 || fishdip.error", 600_000, "the first step");
+    // Stop during the first step (the first mask is in place once it starts), then resume: the
+    // run must continue as if never stopped.
+    await browser.waitFor("fishdip.mask || fishdip.error", 600_000, "the first mask");
     await browser.evaluate(`document.getElementById("stop").click()`);
     await browser.waitFor("!fishdip.running", 600_000, "the stop");
     const stoppedAt = (await st()).step;
     log(`stopped at step ${stoppedAt}; resuming`);
+    if (stoppedAt >= opts.steps) throw new Error("the stop came too late to test resuming");
     await browser.evaluate(`document.getElementById("resume").click()`);
     await browser.waitFor(
       `(fishdip.step >= ${opts.steps} && !fishdip.running) || fishdip.error`,
@@ -146,6 +151,32 @@ export async function webCheck(
     await browser.close();
     await server.shutdown();
     await Deno.remove(downloads, { recursive: true }).catch(() => {});
+  }
+}
+
+/**
+ * Without WebGPU flags headless Chromium has no adapter: the page must fall back to wasm, say so
+ * in a visible notice, and still load the backbone. Returns the notice.
+ */
+export async function fallbackCheck(opts: { build: boolean }): Promise<string> {
+  if (opts.build) await buildWeb();
+  const server = serveWeb({ port: 0, quiet: true });
+  const browser = await Browser.launch(`http://127.0.0.1:${server.addr.port}/?backend=webgpu`);
+  try {
+    await browser.waitFor("globalThis.fishdip && (fishdip.ready || fishdip.error)", 120_000, "the backbone");
+    const s = await browser.evaluate<PageState>("fishdip");
+    if (s.error) throw new Error(`the page failed: ${s.error}`);
+    if (s.backend?.backend !== "wasm") {
+      throw new Error(`expected the wasm fallback, got ${s.backend?.backend}`);
+    }
+    const notice = await browser.evaluate<{ hidden: boolean; text: string }>(
+      `(() => { const n = document.getElementById("notice"); return { hidden: n.hidden, text: n.textContent }; })()`,
+    );
+    if (notice.hidden || !notice.text.includes("WebGPU")) throw new Error("no visible fallback notice");
+    return notice.text;
+  } finally {
+    await browser.close();
+    await server.shutdown();
   }
 }
 

@@ -2,7 +2,8 @@
 // test can compare a page's losses with these. Prints one JSON object on stdout.
 //
 //   deno run -A scripts/web_reference.ts --backend cpu --steps 3 --k 0.01 --m 2 --n 2 --batch 4 \
-//     --data tests/your_data/train.jsonl --limit 8
+//     --data tests/your_data/train.jsonl --limit 8 [--type-names tests/your_data/type_names.json]
+// --limit keeps the first N non-blank lines (N sentences of JSON lines).
 import { parseArgs } from "node:util";
 import { initBackend, parseBackendName } from "../lib/backend/mod.ts";
 import { methodConfig } from "../lib/methods/registry.ts";
@@ -20,6 +21,8 @@ const { values } = parseArgs({
     batch: { type: "string", default: "4" },
     seed: { type: "string", default: "1" },
     data: { type: "string", default: "tests/your_data/train.jsonl" },
+    // The app loads the sample with its type names; without them the targets' words differ.
+    "type-names": { type: "string", default: "tests/your_data/type_names.json" },
     limit: { type: "string", default: "8" },
   },
 });
@@ -36,7 +39,11 @@ const text = (await Deno.readTextFile(values.data!)).split("\n").filter((l) => l
   0,
   Number(values.limit),
 ).join("\n");
-const data = parseUserText(text);
+const data = parseUserText(
+  text,
+  "auto",
+  values["type-names"] ? await Deno.readTextFile(values["type-names"]) : undefined,
+);
 const method = values.method === "full"
   ? methodConfig("full")
   : methodConfig("fishdip", { k: Number(values.k), m: Number(values.m), n: Number(values.n) });

@@ -9,7 +9,7 @@ import { loadBackbone } from "../lib/train/backbone.ts";
 import { deltaBytes, readDeltaFile, writeDelta } from "../lib/train/delta.ts";
 import { loadBackboneBytes, maskByLayer, parseUserText, Session, tokenizeSentence } from "../web/session.ts";
 import { haveChromium } from "./web_cdp.ts";
-import { CHECK_RUN, LOSS_RTOL, webCheck } from "./web_check.ts";
+import { CHECK_RUN, fallbackCheck, LOSS_RTOL, webCheck } from "./web_check.ts";
 import { WEB_BACKBONE } from "./web_build.ts";
 import { serveFile } from "./web_serve.ts";
 
@@ -143,5 +143,16 @@ Deno.test({
     const r = await webCheck({ steps: 2, build: true, log: () => {} });
     assert(r.worst <= LOSS_RTOL);
     assertEquals(r.mask.kept, Math.trunc(r.mask.total * CHECK_RUN.k));
+  },
+});
+
+Deno.test({
+  name: "web app in headless Chromium without WebGPU: wasm, with a visible notice",
+  ignore: !haveChromium() || Deno.env.get("FISHDIP_WEB_TESTS") === "0",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const notice = await fallbackCheck({ build: false });
+    assert(notice.includes("running on WebAssembly"), notice);
   },
 });

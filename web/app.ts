@@ -73,22 +73,33 @@ async function loadSample(): Promise<void> {
   $<HTMLSelectElement>("format").value = "auto";
 }
 
+/** The previous run's curve stays on the chart (grey), so FISH-DIP and full fine-tuning compare. */
+let previous: { label: string; losses: { step: number; loss: number }[] } | undefined;
+let currentLabel = "";
+
 function drawLoss(): void {
   const svg = $("loss-chart");
   const pts = state.losses;
-  if (pts.length === 0) {
+  const all = [...pts, ...(previous?.losses ?? [])];
+  if (all.length === 0) {
     svg.innerHTML = "";
     return;
   }
   const W = 400, H = 160, pad = 24;
-  const maxL = Math.max(...pts.map((p) => p.loss)), minL = Math.min(0, ...pts.map((p) => p.loss));
-  const n = Math.max(state.total, pts.at(-1)!.step);
+  const maxL = Math.max(...all.map((p) => p.loss)), minL = Math.min(0, ...all.map((p) => p.loss));
+  const n = Math.max(state.total, ...all.map((p) => p.step));
   const x = (s: number) => pad + ((W - 2 * pad) * (s - 1)) / Math.max(1, n - 1);
   const y = (l: number) => H - pad - ((H - 2 * pad) * (l - minL)) / Math.max(1e-9, maxL - minL);
-  const line = pts.map((p) => `${x(p.step).toFixed(1)},${y(p.loss).toFixed(1)}`).join(" ");
-  svg.innerHTML = `<polyline points="${line}"/>` +
+  const line = (ps: { step: number; loss: number }[]) =>
+    ps.map((p) => `${x(p.step).toFixed(1)},${y(p.loss).toFixed(1)}`).join(" ");
+  svg.innerHTML = (previous
+    ? `<polyline class="previous" points="${line(previous.losses)}"/>` +
+      `<text x="${pad + 4}" y="${H - 6}" class="previous">grey: ${previous.label}</text>`
+    : "") +
+    `<polyline points="${line(pts)}"/>` +
+    `<text x="${pad + 4}" y="12">${currentLabel}</text>` +
     `<text x="2" y="${pad}">${maxL.toFixed(2)}</text><text x="2" y="${H - pad}">${minL.toFixed(2)}</text>` +
-    `<text x="${W - pad - 40}" y="${H - 6}">step ${pts.at(-1)!.step}</text>`;
+    `<text x="${W - pad - 40}" y="${H - 6}">step ${pts.at(-1)?.step ?? 0}</text>`;
 }
 
 function drawMask(m: MaskReport): void {
@@ -126,6 +137,7 @@ async function train(resume: boolean): Promise<void> {
     if (!backbone) return;
     if (!resume || !session) {
       // A new run starts from the backbone's own weights.
+      if (session && session.losses.length > 0) previous = { label: currentLabel, losses: session.losses };
       session?.dispose();
       backbone.model.dispose();
       backbone = loadBackboneBytes(await backboneBytes());
@@ -152,6 +164,9 @@ async function train(resume: boolean): Promise<void> {
         maxOutputLength: 256,
         padLabels: "longest",
       });
+      currentLabel = method.name === "full"
+        ? "full fine-tuning"
+        : `FISH-DIP k=${num("k")} m=${num("m")} n=${num("n")}`;
       state.losses = session.losses;
       state.total = session.total;
       state.step = 0;
