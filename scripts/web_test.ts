@@ -6,6 +6,8 @@ import { initBackend } from "../lib/backend/mod.ts";
 import { methodConfig } from "../lib/methods/registry.ts";
 import { fineTune } from "../lib/train/fine_tune.ts";
 import { loadBackbone } from "../lib/train/backbone.ts";
+import { loadFineTuned } from "../lib/train/tuned_model.ts";
+import { exportT5Weights } from "../lib/t5/model.ts";
 import { deltaBytes, readDeltaFile, writeDelta } from "../lib/train/delta.ts";
 import { loadBackboneBytes, maskByLayer, parseUserText, Session, tokenizeSentence } from "../web/session.ts";
 import { haveChromium } from "./web_cdp.ts";
@@ -60,6 +62,17 @@ Deno.test("web session: the same losses and mask as the library's fineTune (wasm
   assertEquals(session.masks[0].kept, Math.trunc(session.masks[0].total * 0.01));
   const d = await session.delta();
   assert(d.changed > 0 && d.changed <= session.masks[0].kept, `${d.changed} entries changed`);
+  // The downloaded file is what `deno task predict --base DIR --delta FILE` loads.
+  const file = await Deno.makeTempFile({ suffix: ".safetensors" });
+  try {
+    await Deno.writeFile(file, d.bytes);
+    const loaded = await loadFineTuned({ base: WEB_BACKBONE, delta: file }, { quiet: true });
+    assertEquals(loaded.info.schema, data.schema);
+    assertEquals(await exportT5Weights(loaded.backbone.model), await exportT5Weights(backbone.model));
+    loaded.dispose();
+  } finally {
+    await Deno.remove(file);
+  }
   const [p] = await session.predict([tokenizeSentence("Mira Holt works for Tallow Robotics .")]);
   assertEquals(p.record.tokens[0], "Mira");
   session.dispose();
