@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One-time, idempotent set-up of a fresh Debian machine (as root) with Node.js/npm:
 #   - Debian packages: Vulkan software adapter for WebGPU on CPUs (mesa-vulkan-drivers, libvulkan1),
-#     headless notebooks (jupyter-nbconvert, jupyter-client), OpenBLAS for the wasm+blas backend;
+#     headless notebooks (jupyter-nbconvert, jupyter-client), OpenBLAS for the wasm+blas backend,
+#     Chromium's headless shell for the browser app's test (WebGPU through SwiftShader);
 #   - Deno 2.9.6 from npm;
 #   - the project's npm dependencies (npm, so that package.json's overrides keep exactly one tfjs).
 # Safe to run again: every step is skipped when already done.
@@ -9,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DENO_VERSION=2.9.6
-APT_PACKAGES=(mesa-vulkan-drivers libvulkan1 jupyter-nbconvert jupyter-client libopenblas0)
+APT_PACKAGES=(mesa-vulkan-drivers libvulkan1 jupyter-nbconvert jupyter-client libopenblas0 chromium-headless-shell)
 
 log() { printf '[setup] %s\n' "$*" >&2; }
 
