@@ -19,6 +19,7 @@ import { describeBackend, initBackend, parseBackendName } from "../lib/backend/m
 import { COMPARATOR_SHAPES, parseT5Config, t5ParameterCount } from "../lib/t5/config.ts";
 import { createT5, t5Loss, t5ValueAndGrads } from "../lib/t5/model.ts";
 import { t5Generate } from "../lib/t5/generate.ts";
+import { randomIds } from "../lib/gpu/bench.ts";
 
 /** Named shapes, as in the PyTorch comparator (`tiny` is the fixtures' shape, for smoke runs). */
 const SHAPES: Record<string, Readonly<Record<string, number>>> = {
@@ -42,21 +43,6 @@ function parseArgs(args: string[]): Record<string, string> {
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-}
-
-/** Seeded ids in [2, vocab): what the PyTorch comparator feeds (random tokens, fixed lengths). */
-function randomIds(rows: number, len: number, vocab: number, seed: number): number[][] {
-  let s = seed >>> 0 || 1;
-  const next = () => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return (s >>> 0) / 2 ** 32;
-  };
-  return Array.from(
-    { length: rows },
-    () => Array.from({ length: len }, () => 2 + Math.floor(next() * (vocab - 2))),
-  );
 }
 
 async function main(): Promise<void> {
