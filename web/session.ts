@@ -29,7 +29,7 @@ import type { DatasetSchema, Example } from "../lib/data/types.ts";
 import { buildFeatures, chunk, collate, type Feature } from "../lib/train/features.ts";
 import { createMethod, type MethodConfig, type MethodSetup } from "../lib/methods/registry.ts";
 import { EarlyStop, sparseTrainStep } from "../lib/methods/step.ts";
-import type { MethodContext } from "../lib/methods/types.ts";
+import { maskStatsOf, type MethodContext } from "../lib/methods/types.ts";
 import { Adafactor } from "../lib/optim/adafactor.ts";
 import { epochOrder, maskCounts, totalSteps } from "../lib/train/trainer.ts";
 import { predictExamples, type Prediction } from "../lib/train/predict_file.ts";
@@ -198,9 +198,11 @@ export class Session {
   }
 
   private recordMask(step: number): MaskReport {
-    const perParam = maskCounts(this.setup.method.mask);
+    // Counts only: on webgpu the mask stays on the GPU.
+    const stats = maskStatsOf(this.setup.method);
+    const perParam = maskCounts(stats);
     const total = [...this.setup.trainable.parameters().values()].reduce((a, p) => a + p.size, 0);
-    const kept = this.setup.method.mask?.keptCount ?? total;
+    const kept = stats?.keptCount ?? total;
     const r = { step, kept, total, perParam };
     this.masks.push(r);
     return r;

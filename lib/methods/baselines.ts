@@ -5,9 +5,11 @@
  *
  * @module
  */
-import type * as tf from "@tensorflow/tfjs";
-import { keepCount, randomMask, seededUniform, selectTopK, type SparseMask } from "./mask.ts";
+import * as tf from "@tensorflow/tfjs";
+import { keepCount, type MaskStats, randomMask, seededUniform, selectTopK, type SparseMask } from "./mask.ts";
 import { accumulateFisher, parameterShapes } from "./fishdip.ts";
+import { type DeviceMask, maskOnBackend, MaskSlot, selectTopKOnBackend } from "./device_mask.ts";
+import { fisherSumsOnBackend } from "./scoring_fisher.ts";
 import type { MethodContext, SparseMethod } from "./types.ts";
 import type { T5Inputs } from "../t5/model.ts";
 import { type CreateContext, maskSetup, type MethodSetup, type MethodSpec } from "./spec.ts";
@@ -49,6 +51,8 @@ export interface FishConfig {
   gradType: "square" | "absolute";
   /** Dropout while computing the Fisher. FISH: false (eval mode after loading). */
   training: boolean;
+  /** Sums, top-k and mask on the backend (device_mask.ts); `auto`: on webgpu only. Same entries either way. */
+  maskOnBackend: "auto" | boolean;
 }
 
 /** FISH's defaults, with k set to FISH-DIP's 1 %. */
@@ -58,6 +62,7 @@ export const FISH_DEFAULTS: Readonly<FishConfig> = Object.freeze({
   seed: 0,
   gradType: "square",
   training: false,
+  maskOnBackend: "auto",
 });
 
 /** The first `count` of a seeded Fisher–Yates shuffle of 0..n-1. */
@@ -77,29 +82,35 @@ export function shuffledPrefix(n: number, count: number, seed: number): number[]
  */
 export abstract class FixedMaskMethod<E, B> implements SparseMethod<E, B> {
   abstract readonly name: string;
-  protected current: SparseMask | null = null;
+  private readonly slot = new MaskSlot("fixed mask");
 
+  /** The mask as index lists; a backend mask throws until {@link exportMask} (see `SparseMethod`). */
   get mask(): SparseMask | null {
-    return this.current;
+    return this.slot.sparse;
+  }
+  get maskStats(): MaskStats | null {
+    return this.slot.stats;
+  }
+  exportMask(): Promise<SparseMask | null> {
+    return this.slot.export();
   }
   abstract prepare(ctx: MethodContext<E, B>): Promise<void>;
   /** Replaces the mask in force (disposing the previous one). */
-  protected setMask(mask: SparseMask | null): void {
-    this.current?.dispose();
-    this.current = mask;
+  protected setMask(mask: SparseMask | DeviceMask | null): void {
+    this.slot.replace(mask);
   }
   beforeStep(_step: number, _ctx: MethodContext<E, B>): Promise<boolean> {
     return Promise.resolve(false);
   }
   maskGradients(grads: Map<string, tf.Tensor>): void {
-    if (!this.current) throw new Error(`${this.name}: maskGradients before prepare()`);
-    this.current.apply(grads);
+    if (!this.slot.current) throw new Error(`${this.name}: maskGradients before prepare()`);
+    this.slot.apply(grads);
   }
   restoreMask(mask: SparseMask | null): void {
     this.setMask(mask);
   }
   dispose(): void {
-    this.current?.dispose();
+    this.slot.dispose();
   }
 }
 
@@ -117,6 +128,20 @@ export class FixedFish<E = unknown, B = unknown> extends FixedMaskMethod<E, B> {
   async prepare(ctx: MethodContext<E, B>): Promise<void> {
     const c = this.config;
     this.selected = shuffledPrefix(ctx.data.examples.length, c.numSamples, c.seed);
+    if (maskOnBackend(c.maskOnBackend)) {
+      const sums = fisherSumsOnBackend(ctx.model, ctx.data, this.selected, {
+        training: c.training,
+        gradType: c.gradType,
+      });
+      try {
+        let total = 0;
+        for (const s of sums.values()) total += s.size;
+        this.setMask((await selectTopKOnBackend(sums, keepCount(total, c.keepRatio))).mask);
+      } finally {
+        tf.dispose([...sums.values()]);
+      }
+      return;
+    }
     const fisher = await accumulateFisher(ctx.model, ctx.data, this.selected, {
       training: c.training,
       gradType: c.gradType,

@@ -30,12 +30,17 @@
  * keeps a full-size copy of the model out of the 4 GiB heap. Each `x*x` is rounded to float32
  * before the float32 add, as torch computes `grads[name] += torch.square(param.grad)`.
  *
+ * On webgpu (`maskOnBackend`) the sums, the top-k and the mask stay on the GPU instead
+ * (device_mask.ts): the same entries are kept, and a refresh reads back the scoring losses and a
+ * few small count vectors, never a gradient, a Fisher sum or the mask.
+ *
  * @module
  */
-import type * as tf from "@tensorflow/tfjs";
+import * as tf from "@tensorflow/tfjs";
 import type { T5Inputs } from "../t5/model.ts";
-import { keepCount, selectTopK, type SparseMask } from "./mask.ts";
-import { accumulateFisherOnBackend, FISHER_ON_BACKEND_BYTES } from "./scoring_fisher.ts";
+import { keepCount, type MaskStats, selectTopK, type SparseMask } from "./mask.ts";
+import { accumulateFisherOnBackend, FISHER_ON_BACKEND_BYTES, fisherSumsOnBackend } from "./scoring_fisher.ts";
+import { type DeviceMask, maskOnBackend, MaskSlot, selectTopKOnBackend } from "./device_mask.ts";
 import { type CreateContext, maskSetup, type MethodSetup, type MethodSpec } from "./spec.ts";
 import type { MethodContext, ModeOptions, SparseMethod, TrainableModel, TrainingSet } from "./types.ts";
 import { COUNT, FRACTION } from "../config/flags.ts";
@@ -75,6 +80,11 @@ export interface FishDipConfig {
   initialTraining: boolean;
   /** Dropout during refreshes. Reference: true (the Trainer's train mode) [inferred]. */
   refreshTraining: boolean;
+  /**
+   * Keep the Fisher sums, the top-k and the mask on the backend (device_mask.ts); `auto`: on
+   * webgpu only. Either way the same entries are kept.
+   */
+  maskOnBackend: "auto" | boolean;
 }
 
 /** The reference's values (scripts/*.sh and `fish_dip.py` defaults). */
@@ -91,6 +101,7 @@ export const FISHDIP_DEFAULTS: Readonly<FishDipConfig> = Object.freeze({
   gradType: "square",
   initialTraining: false,
   refreshTraining: true,
+  maskOnBackend: "auto",
 });
 
 /**
@@ -217,74 +228,92 @@ export class FishDip<E = unknown, B = unknown> implements SparseMethod<E, B> {
   readonly config: Readonly<FishDipConfig>;
   /** Every mask computation so far, in order. */
   readonly history: MaskRecord[] = [];
-  private current: SparseMask | null = null;
+  private readonly slot = new MaskSlot("FishDip");
 
   constructor(config: Partial<FishDipConfig> = {}) {
     this.config = Object.freeze({ ...FISHDIP_DEFAULTS, ...config });
     if (!(this.config.refreshEvery >= 1)) throw new Error("FishDip: refreshEvery must be >= 1");
   }
 
+  /** The mask in force as index lists; a backend mask throws until {@link exportMask} (see `SparseMethod`). */
   get mask(): SparseMask | null {
-    return this.current;
+    return this.slot.sparse;
   }
 
-  /** Computes a mask from the current model: scoring pass, top-n, Fisher, global top-k. */
+  get maskStats(): MaskStats | null {
+    return this.slot.stats;
+  }
+
+  exportMask(): Promise<SparseMask | null> {
+    return this.slot.export();
+  }
+
+  /**
+   * Computes a mask from the current model: scoring pass, top-n, Fisher, global top-k; on the
+   * backend when `maskOnBackend` says so (the same entries either way).
+   */
   async computeMask(
     ctx: MethodContext<E, B>,
     keepRatio: number,
     training: boolean,
     step: number,
-  ): Promise<SparseMask> {
+  ): Promise<SparseMask | DeviceMask> {
     const t0 = performance.now();
     const c = this.config;
     const { model, data } = ctx;
     const n = numFisherSamples(data.examples.length, c.nBatchSize ?? ctx.trainBatchSize, c);
     const losses = await scoreExamples(model, data, c.scoreBatchSize ?? 2 * ctx.trainBatchSize, { training });
     const selected = topLossIndices(losses, n);
-    const fisher = await accumulateFisher(model, data, selected, { training, gradType: c.gradType });
-    const shapes = parameterShapes(model.parameters());
-    let total = 0;
-    for (const s of fisher.values()) total += s.length;
-    const mask = selectTopK(fisher, shapes, keepCount(total, keepRatio));
+    let mask: SparseMask | DeviceMask;
+    if (maskOnBackend(c.maskOnBackend)) {
+      const sums = fisherSumsOnBackend(model, data, selected, { training, gradType: c.gradType });
+      try {
+        let total = 0;
+        for (const s of sums.values()) total += s.size;
+        mask = (await selectTopKOnBackend(sums, keepCount(total, keepRatio))).mask;
+      } finally {
+        tf.dispose([...sums.values()]);
+      }
+    } else {
+      const fisher = await accumulateFisher(model, data, selected, { training, gradType: c.gradType });
+      let total = 0;
+      for (const s of fisher.values()) total += s.length;
+      mask = selectTopK(fisher, parameterShapes(model.parameters()), keepCount(total, keepRatio));
+    }
     this.history.push({
       step,
       selected,
       losses,
       kept: mask.keptCount,
-      overlapWithPrevious: this.current ? mask.overlap(this.current) : undefined,
+      overlapWithPrevious: await this.slot.overlapWith(mask),
       ms: performance.now() - t0,
     });
     return mask;
   }
 
   async prepare(ctx: MethodContext<E, B>): Promise<void> {
-    this.replace(await this.computeMask(ctx, this.config.keepRatio, this.config.initialTraining, 0));
+    this.slot.replace(await this.computeMask(ctx, this.config.keepRatio, this.config.initialTraining, 0));
   }
 
   async beforeStep(step: number, ctx: MethodContext<E, B>): Promise<boolean> {
     if ((this.config.stepOffset + step) % this.config.refreshEvery !== 0) return false;
-    this.replace(
+    this.slot.replace(
       await this.computeMask(ctx, this.config.refreshKeepRatio, this.config.refreshTraining, step),
     );
     return true;
   }
 
   maskGradients(grads: Map<string, tf.Tensor>): void {
-    if (!this.current) throw new Error("FishDip: maskGradients before prepare()");
-    this.current.apply(grads);
+    this.slot.apply(grads);
   }
 
+  /** A checkpoint's mask stays index lists until the next refresh (they apply on any backend). */
   restoreMask(mask: SparseMask | null): void {
-    this.replace(mask);
-  }
-
-  private replace(mask: SparseMask | null): void {
-    this.current?.dispose();
-    this.current = mask;
+    this.slot.replace(mask);
   }
 
   dispose(): void {
-    this.current?.dispose();
+    this.slot.dispose();
   }
 }
 

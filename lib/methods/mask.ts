@@ -50,6 +50,17 @@ function sizeOf(shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1);
 }
 
+/**
+ * What a log counts of a mask without reading it back: {@link SparseMask} here, and `DeviceMask`
+ * (device_mask.ts), whose masks stay on the backend.
+ */
+export interface MaskStats {
+  readonly keptCount: number;
+  readonly totalSize: number;
+  /** Kept entries per parameter, in parameter order. */
+  keptPerParam(): Map<string, number>;
+}
+
 /** A mask as plain data (for checkpoints): per parameter, its shape and sorted kept indices. */
 export interface MaskDump {
   format: "fishdip-mask-v1";
@@ -57,7 +68,7 @@ export interface MaskDump {
 }
 
 /** A sparse mask over named parameters (see the module notes for why index lists). */
-export class SparseMask {
+export class SparseMask implements MaskStats {
   /** Per-parameter masks, in parameter order. */
   readonly params: ReadonlyMap<string, ParamMask>;
   private readonly indexTensors = new Map<string, tf.Tensor2D>();
@@ -152,6 +163,11 @@ export class SparseMask {
     let n = 0;
     for (const m of this.params.values()) n += m.kept.length;
     return n;
+  }
+
+  /** Kept entries per parameter, in parameter order. */
+  keptPerParam(): Map<string, number> {
+    return new Map([...this.params].map(([name, m]) => [name, m.kept.length]));
   }
 
   /** Whether flat entry `index` of parameter `name` is kept (binary search). */

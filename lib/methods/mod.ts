@@ -19,6 +19,7 @@ export * from "./types.ts";
 export * from "./spec.ts";
 export * from "./registry.ts";
 export * from "./mask.ts";
+export * from "./device_mask.ts";
 export * from "./fishdip.ts";
 export * from "./baselines.ts";
 export * from "./spiel.ts";

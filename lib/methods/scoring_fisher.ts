@@ -24,6 +24,27 @@ export async function accumulateFisherOnBackend<E, B>(
   indices: readonly number[],
   opts: ModeOptions & { gradType?: "square" | "absolute" },
 ): Promise<Map<string, Float32Array>> {
+  const sums = fisherSumsOnBackend(model, data, indices, opts);
+  try {
+    const out = new Map<string, Float32Array>();
+    for (const [name, s] of sums) out.set(name, (await s.data()) as Float32Array);
+    return out;
+  } finally {
+    tf.dispose([...sums.values()]);
+  }
+}
+
+/**
+ * The same sums left on the backend, one tensor per parameter in the model's order (the caller
+ * disposes them): what a top-k on the backend (`device_mask.ts`) ranks without reading them back.
+ * A parameter with no example gets zeros.
+ */
+export function fisherSumsOnBackend<E, B>(
+  model: TrainableModel<B>,
+  data: TrainingSet<E, B>,
+  indices: readonly number[],
+  opts: ModeOptions & { gradType?: "square" | "absolute" },
+): Map<string, tf.Tensor> {
   const params = model.parameters();
   const sums = new Map<string, tf.Tensor>();
   const absolute = opts.gradType === "absolute";
@@ -49,13 +70,12 @@ export async function accumulateFisherOnBackend<E, B>(
         for (const g of grads.values()) g.dispose();
       }
     }
-    const out = new Map<string, Float32Array>();
-    for (const [name, v] of params) {
-      const s = sums.get(name);
-      out.set(name, s ? (await s.data()) as Float32Array : new Float32Array(v.size));
-    }
-    return out;
-  } finally {
+  } catch (e) {
     tf.dispose([...sums.values()]);
+    throw e;
   }
+  // Rebuilt in the model's order (a parameter no example reached gets zeros).
+  const out = new Map<string, tf.Tensor>();
+  for (const [name, v] of params) out.set(name, sums.get(name) ?? tf.zeros(v.shape));
+  return out;
 }

@@ -10,6 +10,7 @@
  *
  * @module
  */
+import * as tf from "@tensorflow/tfjs";
 import type { Adafactor } from "../optim/adafactor.ts";
 import { clipGradNorm } from "../optim/clip.ts";
 import { linearDecayLr } from "../optim/schedule.ts";
@@ -31,19 +32,31 @@ export interface TrainStepArgs<E, B> {
   maxGradNorm?: number;
   /** Warm-up steps of the schedule; default 0 (HF default). */
   warmupSteps?: number;
+  /**
+   * Read the gradient norm back as a number. Default: true, except on webgpu, where every read
+   * waits for the GPU queue and the loss is the one number a step must return; the norm then
+   * stays a device value that clipping uses and the result's `gradNorm` is NaN.
+   */
+  readGradNorm?: boolean;
 }
 
 /** What one step did. */
 export interface TrainStepResult {
   loss: number;
-  /** Global gradient norm after masking, before clipping (NaN when clipping is off). */
+  /**
+   * Global gradient norm after masking, before clipping. NaN when clipping is off or when the
+   * norm was not read back (`readGradNorm`: by default on webgpu).
+   */
   gradNorm: number;
   lr: number;
   /** Whether the method recomputed its mask before this step. */
   refreshed: boolean;
 }
 
-/** Runs one step (see the module notes). Reads two scalars (loss, norm), so it synchronises once. */
+/**
+ * Runs one step (see the module notes). Reads the loss back, and the gradient norm unless
+ * `readGradNorm` is off (webgpu's default: one 4-byte download per step).
+ */
 export async function sparseTrainStep<E, B>(a: TrainStepArgs<E, B>): Promise<TrainStepResult> {
   const refreshed = await a.method.beforeStep(a.step, a.ctx);
   const { loss, grads } = a.ctx.model.lossAndGrads(a.batch, { training: true });
@@ -56,7 +69,8 @@ export async function sparseTrainStep<E, B>(a: TrainStepArgs<E, B>): Promise<Tra
     const lr = linearDecayLr(base, a.step, a.totalSteps, a.warmupSteps ?? 0);
     a.optimizer.step(grads, { lr });
     const lossV = (await loss.data())[0];
-    const gradNorm = norm ? (await norm.data())[0] : NaN;
+    const readNorm = a.readGradNorm ?? tf.getBackend() !== "webgpu";
+    const gradNorm = norm && readNorm ? (await norm.data())[0] : NaN;
     norm?.dispose();
     return { loss: lossV, gradNorm, lr, refreshed };
   } finally {

@@ -6,7 +6,7 @@
  * @module
  */
 import type * as tf from "@tensorflow/tfjs";
-import type { SparseMask } from "./mask.ts";
+import type { MaskStats, SparseMask } from "./mask.ts";
 
 /** Forward-pass mode: `training` turns dropout on. */
 export interface ModeOptions {
@@ -61,8 +61,15 @@ export interface MethodContext<E, B> {
 export interface SparseMethod<E = unknown, B = unknown> {
   /** Registry name (`fishdip`, `fish`, `random`, `full`). */
   readonly name: string;
-  /** The mask in force, or null when every entry is trained. */
+  /**
+   * The mask in force as index lists, or null when every entry is trained. A method whose mask
+   * lives on the backend (FISH-DIP on webgpu) throws here until {@link exportMask} has read it back.
+   */
   readonly mask: SparseMask | null;
+  /** Counts of the mask in force without reading it back (absent: {@link mask} gives them). */
+  readonly maskStats?: MaskStats | null;
+  /** The mask as index lists, read back from the backend if it lives there (absent: {@link mask}). */
+  exportMask?(): Promise<SparseMask | null>;
   /** Called once before optimizer step 1 (FISH-DIP and FISH compute their first mask here). */
   prepare(ctx: MethodContext<E, B>): Promise<void>;
   /**
@@ -79,4 +86,14 @@ export interface SparseMethod<E = unknown, B = unknown> {
   restoreMask(mask: SparseMask | null): void;
   /** Frees the method's backend tensors. */
   dispose(): void;
+}
+
+/** The counts of a method's mask, without a read of a backend mask (null: every entry trains). */
+export function maskStatsOf(method: SparseMethod<never, never>): MaskStats | null {
+  return method.maskStats !== undefined ? method.maskStats : method.mask;
+}
+
+/** A method's mask as index lists (for checkpoints), read back from the backend if it lives there. */
+export async function exportMaskOf(method: SparseMethod<never, never>): Promise<SparseMask | null> {
+  return method.exportMask ? await method.exportMask() : method.mask;
 }

@@ -20,6 +20,7 @@ import { type MaskSnapshot, maskSnapshots } from "../experiments/store.ts";
 import { formatRelationInput, rankRelationCandidates } from "../formats/mod.ts";
 import { fewShotScores } from "../metrics/mod.ts";
 import { createMethod, type MethodSetup } from "../methods/registry.ts";
+import { maskStatsOf } from "../methods/types.ts";
 import { exportT5Weights, type T5Model } from "../t5/model.ts";
 import { t5ScoreTargets } from "../t5/generate.ts";
 import type { T5Tokenizer } from "../tokenizer/mod.ts";
@@ -229,7 +230,7 @@ export async function runCell(
       steps: run.steps,
       losses: run.losses,
       // No mask history for methods that never mask (full fine-tuning, the PEFT methods).
-      masks: method.mask === null ? undefined : masks,
+      masks: maskStatsOf(method) === null ? undefined : masks,
       checkpoint,
     };
   } finally {

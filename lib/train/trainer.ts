@@ -17,9 +17,15 @@
  * @module
  */
 import { PythonRandom } from "../data/python_random.ts";
-import type { SparseMask } from "../methods/mask.ts";
+import type { MaskStats } from "../methods/mask.ts";
 import { EarlyStop, sparseTrainStep } from "../methods/step.ts";
-import type { MethodContext, SparseMethod, TrainableModel } from "../methods/types.ts";
+import {
+  exportMaskOf,
+  maskStatsOf,
+  type MethodContext,
+  type SparseMethod,
+  type TrainableModel,
+} from "../methods/types.ts";
 import { Adafactor, type AdafactorConfig } from "../optim/adafactor.ts";
 import { chunk } from "./features.ts";
 import { type Progress, progressBar, silentProgress } from "./progress.ts";
@@ -62,7 +68,16 @@ export interface TrainConfig {
 
 /** One line of `log.jsonl`. */
 export type LogRecord =
-  | { kind: "step"; step: number; epoch: number; loss: number; lr: number; gradNorm: number; ms: number }
+  | {
+    kind: "step";
+    step: number;
+    epoch: number;
+    loss: number;
+    lr: number;
+    /** Absent when the step did not read the norm back (webgpu's default) or clipping is off. */
+    gradNorm?: number;
+    ms: number;
+  }
   | {
     kind: "mask";
     step: number;
@@ -127,10 +142,10 @@ export function totalSteps(numExamples: number, cfg: TrainConfig): number {
 }
 
 /** Per-parameter counts of a mask (non-zero only), for logs and the mask-movement figure. */
-export function maskCounts(mask: SparseMask | null): Record<string, number> {
+export function maskCounts(mask: MaskStats | null): Record<string, number> {
   const out: Record<string, number> = {};
   if (!mask) return out;
-  for (const [name, m] of mask.params) if (m.kept.length > 0) out[name] = m.kept.length;
+  for (const [name, n] of mask.keptPerParam()) if (n > 0) out[name] = n;
   return out;
 }
 
@@ -196,9 +211,11 @@ export async function train<E, B>(args: TrainArgs<E, B>): Promise<TrainResult> {
   const losses: TrainResult["losses"] = [];
   let trainSeconds = 0, maskSeconds = 0;
   const recordMask = async (step: number, ms: number) => {
-    const perParam = maskCounts(method.mask);
+    // Counts only: a mask on the backend is read back for checkpoints, not for logs.
+    const stats = maskStatsOf(method);
+    const perParam = maskCounts(stats);
     state.masks.push({ step, perParam });
-    await write({ kind: "mask", step, kept: method.mask?.keptCount ?? 0, perParam, ms });
+    await write({ kind: "mask", step, kept: stats?.keptCount ?? 0, perParam, ms });
   };
 
   try {
@@ -245,7 +262,8 @@ export async function train<E, B>(args: TrainArgs<E, B>): Promise<TrainResult> {
         maskSeconds += last / 1000;
         await recordMask(step, last);
       }
-      await write({ kind: "step", step, epoch, loss: r.loss, lr: r.lr, gradNorm: r.gradNorm, ms });
+      const gradNorm = Number.isNaN(r.gradNorm) ? {} : { gradNorm: r.gradNorm };
+      await write({ kind: "step", step, epoch, loss: r.loss, lr: r.lr, ...gradNorm, ms });
       progress.advance(1, `loss ${r.loss.toFixed(4)}`);
       args.onStep?.({ step, loss: r.loss, lr: r.lr, refreshed: r.refreshed });
       if (state.stoppedEarly !== undefined) await write({ kind: "early_stop", step });
@@ -254,7 +272,7 @@ export async function train<E, B>(args: TrainArgs<E, B>): Promise<TrainResult> {
           runDir,
           params,
           optimizer,
-          method.mask,
+          await exportMaskOf(method),
           state,
           config.keepCheckpoints ?? 2,
         );
@@ -266,7 +284,7 @@ export async function train<E, B>(args: TrainArgs<E, B>): Promise<TrainResult> {
         runDir,
         params,
         optimizer,
-        method.mask,
+        await exportMaskOf(method),
         state,
         config.keepCheckpoints ?? 2,
       );
