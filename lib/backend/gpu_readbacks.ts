@@ -12,7 +12,7 @@
  * import { countReadbacks } from "./lib/backend/gpu_readbacks.ts";
  * const counter = countReadbacks();
  * // ... one training step ...
- * console.log(counter.stop()); // { reads: 2, readSyncs: 0, downloads: 2, downloadBytes: 8 }
+ * console.log(counter.stop()); // { reads: 1, readSyncs: 0, downloads: 1, downloadBytes: 4, maxDownloadBytes: 4 }
  * ```
  *
  * @module
@@ -29,6 +29,8 @@ export interface ReadbackCounts {
   downloads: number;
   /** webgpu only: bytes of those copies. */
   downloadBytes: number;
+  /** webgpu only: the largest single copy, bytes. */
+  maxDownloadBytes: number;
 }
 
 /** A running counter; `stop()` restores the backend and returns the counts. */
@@ -46,7 +48,13 @@ type Fn = (...args: unknown[]) => unknown;
 /** Starts counting reads on the active backend (one counter at a time per backend). */
 export function countReadbacks(): ReadbackCounter {
   const backend = tf.backend() as unknown as Record<string, unknown>;
-  const counts: ReadbackCounts = { reads: 0, readSyncs: 0, downloads: 0, downloadBytes: 0 };
+  const counts: ReadbackCounts = {
+    reads: 0,
+    readSyncs: 0,
+    downloads: 0,
+    downloadBytes: 0,
+    maxDownloadBytes: 0,
+  };
   const saved = new Map<string, unknown>();
   // Backends call read from readSync (cpu) or recurse for complex tensors: count only the outer call.
   let depth = 0;
@@ -79,6 +87,7 @@ export function countReadbacks(): ReadbackCounter {
     backend.getBufferData = function (this: unknown, buffer: { size?: number }) {
       counts.downloads++;
       counts.downloadBytes += buffer?.size ?? 0;
+      counts.maxDownloadBytes = Math.max(counts.maxDownloadBytes, buffer?.size ?? 0);
       return (getBufferData as Fn).call(this, buffer);
     };
   }
@@ -90,6 +99,7 @@ export function countReadbacks(): ReadbackCounter {
         counts.readSyncs =
         counts.downloads =
         counts.downloadBytes =
+        counts.maxDownloadBytes =
           0;
     },
     stop: () => {

@@ -174,6 +174,23 @@ async function useWebGpu(): Promise<void> {
 }
 
 /**
+ * What `auto` picks, given the WebGPU probe ({@link probeWebGpu}) and whether a BLAS library
+ * loaded: WebGPU on a hardware adapter only (a software one, lavapipe or SwiftShader, is slower
+ * than WebAssembly), else `wasm+blas` when BLAS loaded, else `wasm`; with the report's reason.
+ * `blasLoaded` does not matter for a hardware adapter ({@link initBackend} loads BLAS only after).
+ */
+export function autoBackend(
+  probe: { fallback: boolean } | undefined,
+  blasLoaded = false,
+): { backend: "webgpu" | "wasm+blas" | "wasm"; reason: string } {
+  if (probe && !probe.fallback) return { backend: "webgpu", reason: "a hardware WebGPU adapter is present" };
+  const why = probe ? "the only WebGPU adapter is a software one" : "no WebGPU adapter";
+  return blasLoaded
+    ? { backend: "wasm+blas", reason: `${why}, BLAS loaded` }
+    : { backend: "wasm", reason: `${why}, no BLAS library` };
+}
+
+/**
  * Selects and initialises a tfjs backend, and reports it once on stderr.
  *
  * `auto` picks WebGPU only when the adapter is a real GPU (software adapters are slower than
@@ -224,25 +241,25 @@ export async function initBackend(
     };
   } else {
     const probe = await probeWebGpu();
-    if (probe && !probe.fallback) {
+    if (autoBackend(probe).backend === "webgpu") {
       await useWebGpu();
       info = {
         backend: "webgpu",
         requested,
-        adapter: probe.description,
+        adapter: probe!.description,
         fallbackAdapter: false,
-        reason: "a hardware WebGPU adapter is present",
+        reason: autoBackend(probe).reason,
       };
     } else {
       const blas = tryLoadBlas();
       await useWasm(blas);
-      const why = probe ? "the only WebGPU adapter is a software one" : "no WebGPU adapter";
+      const choice = autoBackend(probe, blas !== undefined);
       info = {
-        backend: blas ? "wasm+blas" : "wasm",
+        backend: choice.backend,
         requested,
         adapter: probe?.description,
         fallbackAdapter: probe?.fallback,
-        reason: blas ? `${why}, BLAS loaded` : `${why}, no BLAS library`,
+        reason: choice.reason,
         ...(blas ? { blas: blasInfo(blas) } : {}),
       };
     }

@@ -1,8 +1,8 @@
 import * as tf from "@tensorflow/tfjs";
-import { assertEquals, assertLessOrEqual } from "@std/assert";
+import { assert, assertEquals, assertLessOrEqual } from "@std/assert";
 import { initBackend, probeWebGpu } from "../backend/mod.ts";
 import { countReadbacks } from "../backend/gpu_readbacks.ts";
-import { FishDip } from "../methods/fishdip.ts";
+import { FishDip, scoreExamples } from "../methods/fishdip.ts";
 import { sparseTrainStep } from "../methods/step.ts";
 import { t5Trainable } from "../methods/t5_trainable.ts";
 import type { MethodContext } from "../methods/types.ts";
@@ -22,19 +22,19 @@ Deno.test("countReadbacks on cpu: counts data() and dataSync() once each, and st
   const counts = counter.stop();
   x.dispose();
   // cpu's read calls readSync: only the outer call counts.
-  assertEquals([counts.reads, counts.readSyncs, counts.downloads], [1, 1, 0]);
+  assertEquals([counts.reads, counts.readSyncs, counts.downloads, counts.maxDownloadBytes], [1, 1, 0, 0]);
   assertEquals([backend.read, backend.readSync], before);
   assertEquals(Object.prototype.hasOwnProperty.call(backend, "read"), false);
 });
 
-// A FISH-DIP step and a refresh on a small random T5 (vocabulary 512, so that lavapipe runs it in
-// a few seconds), counting the buffers copied back from the GPU. Like the other webgpu tests it
-// runs where an adapter exists; FISHDIP_GPU_TESTS=0 skips it.
+// A FISH-DIP step and two refreshes on a small random T5 (vocabulary 512, so that lavapipe runs
+// it in a few seconds), counting the buffers copied back from the GPU. Like the other webgpu tests
+// it runs where an adapter exists; FISHDIP_GPU_TESTS=0 skips it.
 const gpuTests = Deno.env.get("FISHDIP_GPU_TESTS") !== "0";
 const adapter = gpuTests ? await probeWebGpu() : undefined;
 Deno.test({
   name:
-    "readbacks on webgpu: a FISH-DIP training step reads 2 scalars; a refresh one buffer per parameter plus its scoring batches",
+    "readbacks on webgpu: a FISH-DIP step reads the loss only; a refresh its scoring batches and small count vectors",
   ignore: !adapter,
   sanitizeResources: false,
   sanitizeOps: false,
@@ -62,29 +62,58 @@ Deno.test({
       data: { examples, collate },
       trainBatchSize: B,
     };
-    const method = new FishDip<(typeof examples)[number], T5Inputs>({ nBatchSize: 32 });
+    const method = new FishDip<(typeof examples)[number], T5Inputs>({ nBatchSize: 32, refreshEvery: 3 });
     const optimizer = new Adafactor(model.params);
     try {
+      // What the scoring pass alone reads (one loss vector per scoring batch).
       let counter = countReadbacks();
-      await method.prepare(ctx);
-      const refresh = counter.stop();
-      const batch = collate(examples.slice(0, B));
-      await sparseTrainStep({ step: 1, totalSteps: 10, batch, ctx, method, optimizer }); // warm-up
+      (await scoreExamples(ctx.model, ctx.data, 2 * B, { training: false })).fill(0);
+      const scoring = counter.stop();
       counter = countReadbacks();
-      await sparseTrainStep({ step: 2, totalSteps: 10, batch, ctx, method, optimizer });
+      await method.prepare(ctx);
+      const first = counter.stop();
+      const batch = collate(examples.slice(0, B));
+      const run = (step: number) => sparseTrainStep({ step, totalSteps: 10, batch, ctx, method, optimizer });
+      await run(1); // warm-up
+      counter = countReadbacks();
+      const r2 = await run(2);
       const step = counter.stop();
-      const P = model.params.size, n = method.history[0].selected.length;
-      console.log(`  step: ${JSON.stringify(step)}`);
-      console.log(`  refresh (${P} parameters, ${N} examples scored, n = ${n}): ${JSON.stringify(refresh)}`);
-      // The step reads the loss and the gradient norm (sparseTrainStep returns both as numbers):
-      // two 4-byte downloads, nothing else.
-      assertEquals([step.downloads, step.downloadBytes, step.readSyncs], [2, 8, 0]);
-      // The refresh reads the scoring pass's losses (one read per scoring batch; these 6 short
-      // examples make one batch), then each parameter's Fisher sum once for the top-k, which runs
-      // in JavaScript. The n per-sample gradients themselves stay on the GPU.
-      assertEquals(refresh.readSyncs, 0);
-      assertEquals(refresh.downloads, P + 1);
-      assertLessOrEqual(n, N);
+      const tensors = tf.memory().numTensors;
+      counter = countReadbacks();
+      assertEquals(await method.beforeStep(3, ctx), true);
+      const refresh = counter.stop();
+      // beforeStep already refreshed: run step 3's rest through a step that does not refresh.
+      await run(4);
+      await run(5);
+      assertEquals(tf.memory().numTensors, tensors, "no tensors gained over a refresh and two steps");
+      const P = model.params.size, [h0, h1] = method.history;
+      console.log(`  step: ${JSON.stringify(step)} (gradNorm ${r2.gradNorm})`);
+      console.log(`  scoring pass alone: ${JSON.stringify(scoring)}`);
+      for (const [name, c, h] of [["initial mask", first, h0], ["refresh", refresh, h1]] as const) {
+        console.log(
+          `  ${name} (${P} parameters, n = ${h.selected.length}, ${h.searchRounds} search rounds, ` +
+            `kept ${h.kept}): ${JSON.stringify(c)}`,
+        );
+      }
+      // The step reads the loss: one 4-byte download. The gradient norm stays on the GPU.
+      assertEquals([step.downloads, step.downloadBytes, step.readSyncs], [1, 4, 0]);
+      assert(Number.isNaN(r2.gradNorm) && Number.isFinite(r2.loss));
+      // A refresh reads the scoring losses, one count vector per search round, the tie counts and
+      // the kept counts (and the overlap with the previous mask): never a parameter-sized buffer.
+      for (const [c, h, extra] of [[first, h0, 2], [refresh, h1, 3]] as const) {
+        assertEquals(c.readSyncs, 0);
+        assert(h.searchRounds !== undefined && h.searchRounds <= 9, `${h.searchRounds} rounds`);
+        assertLessOrEqual(c.downloads, scoring.downloads + h.searchRounds + extra);
+        assertLessOrEqual(c.maxDownloadBytes, 4 * (P + 64));
+      }
+      assertEquals(h1.overlapWithPrevious !== undefined, true);
+      assertEquals(method.maskStats!.keptCount, h1.kept);
+      // A checkpoint's export is the one read of the mask itself (bit-packed, 16 entries a float).
+      counter = countReadbacks();
+      const sparse = await method.exportMask();
+      const exported = counter.stop();
+      console.log(`  export for a checkpoint: ${JSON.stringify(exported)}`);
+      assertEquals([exported.downloads, sparse!.keptCount], [1, h1.kept]);
     } finally {
       method.dispose();
       optimizer.dispose();

@@ -3,6 +3,13 @@ import { assert, assertEquals } from "@std/assert";
 import { initBackend, probeWebGpu } from "../backend/mod.ts";
 import { DeviceMask, selectTopKOnBackend, unitsOf } from "./device_mask.ts";
 import { keepCount, seededUniform, selectTopK, SparseMask } from "./mask.ts";
+import { TINY_T5 } from "../../tests/tiny_t5.ts";
+import { createT5 } from "../t5/model.ts";
+import { collate, type Feature } from "../train/features.ts";
+import { FishDip } from "./fishdip.ts";
+import { sparseTrainStep } from "./step.ts";
+import { t5Trainable } from "./t5_trainable.ts";
+import { Adafactor } from "../optim/adafactor.ts";
 
 /** Fisher-like scores: many zeros, many ties (a few repeated values), a spread of magnitudes. */
 function fisherMap(seed: number, shapes: Map<string, number[]>): Map<string, Float32Array> {
@@ -97,6 +104,62 @@ async function checkApply(): Promise<void> {
   sparse.dispose();
 }
 
+/**
+ * FISH-DIP on the tiny T5 with its mask in JavaScript and on the backend, side by side on the same
+ * model through four steps: the same kept entries at the initial mask and both refreshes (k = 2 %,
+ * then 60 %, where the tiny model's unused embedding rows tie at zero), and no tensors left.
+ */
+async function checkFishDipPaths(): Promise<void> {
+  const before = tf.memory().numTensors;
+  const model = createT5({ ...TINY_T5, dropout_rate: 0 }, { seed: 5 });
+  const fs: Feature[] = Array.from({ length: 8 }, (_, i) => ({
+    id: `f${i}`,
+    index: i,
+    inputIds: [...Array.from({ length: 3 + i }, (_, j) => 2 + (i * 7 + j * 3) % 37), 1],
+    labelIds: [...Array.from({ length: 1 + (i % 3) }, (_, j) => 2 + (i * 5 + j) % 37), 1],
+  }));
+  const ctx = {
+    model: t5Trainable(model),
+    data: {
+      examples: fs,
+      collate: (x: readonly Feature[]) => collate(x, { padLabelsTo: "longest" as const }),
+    },
+    trainBatchSize: 2,
+  };
+  const settings = { keepRatio: 0.02, refreshKeepRatio: 0.6, refreshEvery: 2, minSamples: 3, maxSamples: 3 };
+  const js = new FishDip<Feature, ReturnType<typeof ctx.data.collate>>({ ...settings, maskOnBackend: false });
+  const dev = new FishDip<Feature, ReturnType<typeof ctx.data.collate>>({ ...settings, maskOnBackend: true });
+  const optimizer = new Adafactor(model.params);
+  try {
+    const same = async (what: string) => {
+      const a = js.mask!, b = (await dev.exportMask())!;
+      assertEquals(keptLists(b), keptLists(a), what);
+      assertEquals(dev.maskStats!.keptPerParam(), a.keptPerParam(), what);
+    };
+    await js.prepare(ctx);
+    await dev.prepare(ctx);
+    await same("initial mask");
+    for (let step = 1; step <= 4; step++) {
+      // dev refreshes on the model js's step is about to see (js refreshes inside its step).
+      if (step % 2 === 0) await dev.beforeStep(step, ctx);
+      const batch = ctx.data.collate(fs.slice((2 * step) % 8, (2 * step) % 8 + 2));
+      await sparseTrainStep({ step, totalSteps: 4, batch, ctx, method: js, optimizer });
+      if (step % 2 === 0) await same(`refresh at step ${step}`);
+    }
+    assertEquals(
+      dev.history.map((h) => [h.kept, h.overlapWithPrevious]),
+      js.history.map((h) => [h.kept, h.overlapWithPrevious]),
+    );
+    console.log(`  search rounds per mask: ${dev.history.map((h) => h.searchRounds).join(", ")}`);
+  } finally {
+    js.dispose();
+    dev.dispose();
+    optimizer.dispose();
+    model.dispose();
+  }
+  assertEquals(tf.memory().numTensors, before, "no tensors left behind");
+}
+
 Deno.test("unitsOf: rows of at most 2^24 entries that divide the parameter", () => {
   assertEquals(unitsOf(100), { rows: 1, cols: 100 });
   assertEquals(unitsOf(32128 * 1024), { rows: 2, cols: 16449536 });
@@ -108,6 +171,11 @@ Deno.test("selectTopKOnBackend on cpu: the same entries as selectTopK (ties, zer
   await checkAgainstJs();
   await checkFallback();
   await checkApply();
+});
+
+Deno.test("FishDip with the mask on the backend on cpu: the same masks as the JavaScript path on the tiny T5", async () => {
+  await initBackend("cpu", { quiet: true });
+  await checkFishDipPaths();
 });
 
 const gpuTests = Deno.env.get("FISHDIP_GPU_TESTS") !== "0";
@@ -123,6 +191,7 @@ Deno.test({
       await checkAgainstJs();
       await checkFallback();
       await checkApply();
+      await checkFishDipPaths();
     } finally {
       await initBackend("cpu", { quiet: true });
     }

@@ -218,6 +218,8 @@ export interface MaskRecord {
   kept: number;
   /** Entries kept by both this and the previous mask (undefined for the first). */
   overlapWithPrevious?: number;
+  /** Rounds of the top-k's search when it ran on the backend (each one small read). */
+  searchRounds?: number;
   /** Wall time of the computation, ms. */
   ms: number;
 }
@@ -264,13 +266,13 @@ export class FishDip<E = unknown, B = unknown> implements SparseMethod<E, B> {
     const n = numFisherSamples(data.examples.length, c.nBatchSize ?? ctx.trainBatchSize, c);
     const losses = await scoreExamples(model, data, c.scoreBatchSize ?? 2 * ctx.trainBatchSize, { training });
     const selected = topLossIndices(losses, n);
-    let mask: SparseMask | DeviceMask;
+    let mask: SparseMask | DeviceMask, searchRounds: number | undefined;
     if (maskOnBackend(c.maskOnBackend)) {
       const sums = fisherSumsOnBackend(model, data, selected, { training, gradType: c.gradType });
       try {
         let total = 0;
         for (const s of sums.values()) total += s.size;
-        mask = (await selectTopKOnBackend(sums, keepCount(total, keepRatio))).mask;
+        ({ mask, rounds: searchRounds } = await selectTopKOnBackend(sums, keepCount(total, keepRatio)));
       } finally {
         tf.dispose([...sums.values()]);
       }
@@ -286,6 +288,7 @@ export class FishDip<E = unknown, B = unknown> implements SparseMethod<E, B> {
       losses,
       kept: mask.keptCount,
       overlapWithPrevious: await this.slot.overlapWith(mask),
+      ...(searchRounds === undefined ? {} : { searchRounds }),
       ms: performance.now() - t0,
     });
     return mask;

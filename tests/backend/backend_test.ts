@@ -9,6 +9,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { assert, assertEquals, assertStringIncludes } from "@std/assert";
 import {
+  autoBackend,
   BACKEND_NAMES,
   backendInfo,
   initBackend,
@@ -73,6 +74,24 @@ Deno.test({
       threw = true;
     }
     assert(threw);
+  },
+});
+
+Deno.test({
+  name: "autoBackend: webgpu on a hardware adapter, wasm(+blas) on a software one or none",
+  fn() {
+    const hardware = { description: "nvidia hopper NVIDIA H200", fallback: false };
+    const software = { description: "mesa llvmpipe", fallback: true };
+    // A hardware adapter wins whether or not BLAS would load.
+    assertEquals(autoBackend(hardware).backend, "webgpu");
+    assertEquals(autoBackend(hardware, true).backend, "webgpu");
+    assertEquals(autoBackend(software, true), {
+      backend: "wasm+blas",
+      reason: "the only WebGPU adapter is a software one, BLAS loaded",
+    });
+    assertEquals(autoBackend(software, false).backend, "wasm");
+    assertEquals(autoBackend(undefined, true).reason, "no WebGPU adapter, BLAS loaded");
+    assertEquals(autoBackend(undefined).backend, "wasm");
   },
 });
 
