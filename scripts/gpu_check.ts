@@ -33,6 +33,12 @@ import {
 } from "../lib/backend/gpu_adapter.ts";
 import { checkT5Parity, type ParityRecord, type ParityReport } from "../lib/gpu/parity.ts";
 import { benchShape, GPU_SHAPES, releaseGpuPool, type ShapeBenchResult } from "../lib/gpu/bench.ts";
+import {
+  type BindingCheck,
+  checkBindings,
+  formatBindingTable,
+  WEBGPU_DEFAULT_LIMITS,
+} from "../lib/gpu/bindings.ts";
 import { probeTorch, runTorchStep, type TorchProbe, type TorchRunResult } from "../lib/gpu/torch.ts";
 import { fixturesDir, REPO_ROOT } from "../lib/config/paths.ts";
 
@@ -130,6 +136,10 @@ const torchScript = v["torch-script"] ?? Deno.env.get("FISHDIP_TORCH_SCRIPT") ??
 
 /** One shape's run on the backend and its PyTorch counterparts. */
 interface ShapeRow {
+  /** The shape's name (GPU_SHAPES). */
+  shape?: string;
+  /** The step's largest tensors against the adapter's buffer limits (lib/gpu/bindings.ts). */
+  bindings?: BindingCheck;
   bench?: ShapeBenchResult;
   torchFp32?: TorchRunResult;
   torchTf32?: TorchRunResult;
@@ -267,6 +277,10 @@ function markdown(): string {
       }
     }
   }
+  for (const row of report.shapes) {
+    if (!row.bindings) continue;
+    L.push("", `## Storage bindings of ${row.shape}`, "", formatBindingTable(row.bindings));
+  }
   if (report.torch) {
     L.push("");
     L.push(
@@ -382,9 +396,24 @@ for (const s of opts.shapes) {
     runs.push({ shape: s, batch: opts.largeBatch });
   }
 }
+// The limits tfjs's device gets: tfjs-backend-webgpu 4.22 requests the adapter's own
+// maxStorageBufferBindingSize and maxBufferSize (node_modules/@tensorflow/tfjs-backend-webgpu/
+// dist/base.js, requiredLimits); without an adapter, WebGPU's defaults.
+const bindingLimits = {
+  maxStorageBufferBindingSize: report.adapter?.limits.maxStorageBufferBindingSize ??
+    WEBGPU_DEFAULT_LIMITS.maxStorageBufferBindingSize,
+  maxBufferSize: report.adapter?.limits.maxBufferSize ?? WEBGPU_DEFAULT_LIMITS.maxBufferSize,
+};
 for (const [i, run] of runs.entries()) {
-  const row: ShapeRow = {};
+  const row: ShapeRow = { shape: run.shape };
   report.shapes.push(row);
+  row.bindings = checkBindings(GPU_SHAPES[run.shape], {
+    batch: run.batch,
+    source: opts.srcLen,
+    target: opts.tgtLen,
+  }, bindingLimits);
+  console.log(`storage bindings of ${run.shape} (${row.bindings.exceeding.length} over the limits):`);
+  console.log(formatBindingTable(row.bindings).replace(/^/gm, "  "));
   const torchRuns = torch ? 2 : 0;
   // Leave the PyTorch runs of this shape their time, and stop starting shapes near the end.
   const budget = Math.min(opts.shapeTimeS, remaining() - torchRuns * Math.min(opts.torchTimeS, 30) - 10);
