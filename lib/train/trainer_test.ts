@@ -84,35 +84,58 @@ Deno.test("train: full fine-tuning lowers the loss, same seed gives identical we
   for (const [n, w] of a.weights) assertEquals(b.weights.get(n), w, `weights of ${n} reproduce`);
 });
 
-Deno.test("train: a killed FISH-DIP run resumed from its checkpoint ends with the same weights", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
-    const method = () =>
-      new FishDip<Feature, T5Inputs>({ keepRatio: 0.05, refreshKeepRatio: 0.05, refreshEvery: 4 });
-    const base: TrainConfig = { epochs: 4, batchSize: 4, seed: 2, lr: 1e-2 };
-    const whole = await run(method(), base);
-    assertEquals(
-      whole.result.masks.map((m) => m.step),
-      [0, 4, 8, 12],
-      "mask at start and before steps m, 2m, 3m",
-    );
-    const runDir = `${dir}/run`;
-    const cfg = { ...base, runDir, checkpointEvery: 3, resume: true };
-    const killed = await run(method(), cfg, { abortAfter: 7 });
-    assertEquals(killed.result.steps, 7);
-    assertEquals(await latestCheckpoint(runDir), `${runDir}/checkpoint-6`);
-    const resumed = await run(method(), cfg);
-    assertEquals(resumed.result.steps, 12);
-    assertEquals(resumed.result.losses[0].step, 7, "continues after the checkpoint of step 6");
-    assertEquals(resumed.result.masks.map((m) => m.step), [0, 4, 8, 12]);
-    for (const [n, w] of whole.weights) assertEquals(resumed.weights.get(n), w, `weights of ${n}`);
-    const log = (await Deno.readTextFile(`${runDir}/log.jsonl`)).trim().split("\n").map((l) => JSON.parse(l));
-    assertEquals(log.filter((r) => r.kind === "resume").map((r) => r.step), [6]);
-    assertGreater(log.filter((r) => r.kind === "mask").length, 0);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+// Also with the mask on the backend (webgpu's path, here on cpu): its checkpoints hold the mask
+// read back as index lists, and the run ends with the JavaScript path's weights, bit for bit.
+for (const maskOnBackend of [false, true]) {
+  Deno.test(
+    `train: a killed FISH-DIP run resumed from its checkpoint ends with the same weights${
+      maskOnBackend ? " (mask on the backend)" : ""
+    }`,
+    async () => {
+      const dir = await Deno.makeTempDir();
+      try {
+        const method = (onBackend = maskOnBackend) =>
+          new FishDip<Feature, T5Inputs>({
+            keepRatio: 0.05,
+            refreshKeepRatio: 0.05,
+            refreshEvery: 4,
+            maskOnBackend: onBackend,
+          });
+        const base: TrainConfig = { epochs: 4, batchSize: 4, seed: 2, lr: 1e-2 };
+        const whole = await run(method(), base);
+        if (maskOnBackend) {
+          const js = await run(method(false), base);
+          for (const [n, w] of js.weights) {
+            assertEquals(whole.weights.get(n), w, `JavaScript path: weights of ${n}`);
+          }
+          assertEquals(whole.result.masks, js.result.masks);
+        }
+        assertEquals(
+          whole.result.masks.map((m) => m.step),
+          [0, 4, 8, 12],
+          "mask at start and before steps m, 2m, 3m",
+        );
+        const runDir = `${dir}/run`;
+        const cfg = { ...base, runDir, checkpointEvery: 3, resume: true };
+        const killed = await run(method(), cfg, { abortAfter: 7 });
+        assertEquals(killed.result.steps, 7);
+        assertEquals(await latestCheckpoint(runDir), `${runDir}/checkpoint-6`);
+        const resumed = await run(method(), cfg);
+        assertEquals(resumed.result.steps, 12);
+        assertEquals(resumed.result.losses[0].step, 7, "continues after the checkpoint of step 6");
+        assertEquals(resumed.result.masks.map((m) => m.step), [0, 4, 8, 12]);
+        for (const [n, w] of whole.weights) assertEquals(resumed.weights.get(n), w, `weights of ${n}`);
+        const log = (await Deno.readTextFile(`${runDir}/log.jsonl`)).trim().split("\n").map((l) =>
+          JSON.parse(l)
+        );
+        assertEquals(log.filter((r) => r.kind === "resume").map((r) => r.step), [6]);
+        assertGreater(log.filter((r) => r.kind === "mask").length, 0);
+      } finally {
+        await Deno.remove(dir, { recursive: true });
+      }
+    },
+  );
+}
 
 Deno.test("train: the early stop ends a run after `patience` steps below the threshold, and stays ended on resume", async () => {
   const dir = await Deno.makeTempDir();
