@@ -1,6 +1,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { assert, assertEquals, assertLessOrEqual } from "@std/assert";
 import { initBackend } from "../backend/mod.ts";
+import { setRowCrossEntropyKernel } from "../backend/row_cross_entropy.ts";
 import { parseT5Config } from "../t5/config.ts";
 import { createT5 } from "../t5/model.ts";
 import { collate, type Feature } from "../train/features.ts";
@@ -75,6 +76,35 @@ for (const backend of ["cpu", "wasm"] as const) {
       }
       console.log(`  largest relative difference: ${worstAll.toExponential(2)}`);
     } finally {
+      model.dispose();
+    }
+  });
+}
+
+for (const backend of ["cpu", "wasm"] as const) {
+  Deno.test(`scoring on ${backend}: the fused cross-entropy kernel gives the composed ops' losses (1e-6 relative) and the same top-n`, async () => {
+    await initBackend(backend, { quiet: true });
+    const vocab = 512;
+    const model = createT5(parseT5Config({ ...config(0), vocab_size: vocab }), { seed: 13 });
+    try {
+      const data = { examples: features(40, vocab, 21), collate: (x: readonly Feature[]) => collate(x) };
+      const m = t5Trainable(model);
+      const before = tf.memory().numTensors;
+      const fused = await scorePerExample(m, data, { training: true, batchSize: 8 });
+      setRowCrossEntropyKernel(false);
+      const composed = await scorePerExample(m, data, { training: true, batchSize: 8 });
+      setRowCrossEntropyKernel(true);
+      assertEquals(tf.memory().numTensors, before, "scoring leaked tensors");
+      let worst = 0;
+      for (let i = 0; i < fused.length; i++) {
+        worst = Math.max(worst, Math.abs(fused[i] - composed[i]) / composed[i]);
+      }
+      assertLessOrEqual(worst, 1e-6);
+      // FISH-DIP's refresh keeps n = 3 here (fewer than 320 examples), and more for good measure.
+      for (const n of [3, 10]) assertEquals(topLossIndices(fused, n), topLossIndices(composed, n));
+      console.log(`  largest relative difference: ${worst.toExponential(2)}`);
+    } finally {
+      setRowCrossEntropyKernel(true);
       model.dispose();
     }
   });

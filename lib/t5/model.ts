@@ -26,6 +26,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { type T5Config, t5ParameterShapes, t5TiedAliases } from "./config.ts";
+import { hasRowCrossEntropyKernel, rowCrossEntropyOp } from "../backend/row_cross_entropy.ts";
 
 // ---------------------------------------------------------------------------------------------
 // The model object: configuration, parameters by name, optional hooks for fine-tuning methods.
@@ -772,7 +773,8 @@ const CE_CHUNK_ELEMENTS = 8 * 1024 * 1024;
  * keeps only the exponentials (one (N, V) tensor in all, and only while gradients are being
  * recorded; scoring and evaluation keep none) and the row sums, and the backward pass
  * builds softmax − one-hot one chunk at a time, multiplies it straight into dx = G W and
- * dW = Gᵀ x, and frees it. The gradient is written out because the composed ops' gradient
+ * dW = Gᵀ x, and frees it. Outside a gradient computation, where the backend has it, each chunk's
+ * loss is one fused kernel over its logits (`lib/backend/row_cross_entropy.ts`). The gradient is written out because the composed ops' gradient
  * (through logsumexp's max and a lookup) also costs about twice as many passes over the logits.
  */
 export function lmHeadCrossEntropy(
@@ -796,7 +798,15 @@ export function lmHeadCrossEntropy(
   const ce = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [xs, ws, ls, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D, tf.GradSaveFunc];
     const exps: tf.Tensor[] = [], totals: tf.Tensor[] = [], losses: tf.Tensor[] = [];
+    // Without a backward pass, the fused kernel reads each chunk's logits and keeps nothing else.
+    const fused = !recording && hasRowCrossEntropyKernel();
     for (const [r, n] of chunks) {
+      if (fused) {
+        losses.push(
+          tf.tidy(() => rowCrossEntropyOp(projectRows(xs.slice([r, 0], [n, -1]), ws), ls.slice(r, n))),
+        );
+        continue;
+      }
       const [e, total, loss] = tf.tidy(() => {
         const logits = projectRows(xs.slice([r, 0], [n, -1]), ws); // (n, V)
         const max = logits.max(1, true); // (n, 1)
