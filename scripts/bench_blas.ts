@@ -8,7 +8,15 @@
  * deno task bench:blas --t5                    # + T5-mini step timing, wasm vs wasm+blas
  * deno task bench:blas --t5 --torch            # + ../shared/bench/torch_t5_step.py, same shape
  * deno task bench:blas --t5 --t5-backends wasm+blas --t5-steps 5 --torch
+ * deno task bench:blas --no-products --t5 --t5-mode scoring --t5-backends wasm+blas --torch
  * ```
+ *
+ * `--t5-mode scoring` times FISH-DIP's scoring pass instead of a training step: the per-example
+ * losses of `--t5-batch` (32) examples of source 128 and target 64, without gradients, through
+ * `scorePerExample` as a refresh runs it (training mode with dropout 0, so length-bucketed up to
+ * its token budget), against the comparator's `--mode scoring` on one batch of the same shape;
+ * `--no-fused-ce` composes its loss from tfjs ops instead of the fused kernel
+ * (`lib/backend/row_cross_entropy.ts`).
  *
  * Benchmarks (float32, median of `--runs` (7) after 2 warm-ups; the op call is timed, which on
  * these synchronous backends is the whole computation; reading the result back is not):
@@ -26,8 +34,9 @@ import * as tf from "@tensorflow/tfjs";
 import { type BackendName, describeBackend, initBackend } from "../lib/backend/mod.ts";
 import { setStockWasm } from "../lib/backend/wasm_kernels.ts";
 import { blasThreadsFromEnv } from "../lib/backend/blas.ts";
+import { setRowCrossEntropyKernel } from "../lib/backend/row_cross_entropy.ts";
 import { REPO_ROOT } from "../lib/config/paths.ts";
-import { createT5Step, median, SHAPES } from "./profile_step.ts";
+import { createT5Scoring, createT5Step, median, SHAPES } from "./profile_step.ts";
 
 interface Bench {
   name: string;
@@ -156,9 +165,10 @@ async function t5Benchmark(args: string[]): Promise<number | undefined> {
   const shape = flag(args, "t5-config", "t5-mini");
   const steps = Number(flag(args, "t5-steps", "3")), warmup = Number(flag(args, "t5-warmup", "1"));
   const backends = flag(args, "t5-backends", "wasm,wasm+blas").split(",") as BackendName[];
-  const o = { shape, batch: 8, src: 128, tgt: 64, k: 1 };
+  const { batch } = t5Mode(args);
+  const o = { shape, batch, src: 128, tgt: 64, k: 1 };
   console.log(
-    `\nT5 step: ${shape} ${JSON.stringify(SHAPES[shape])}, batch 8, src 128, tgt 64, k 1%, ` +
+    `\nT5 step: ${shape} ${JSON.stringify(SHAPES[shape])}, batch ${batch}, src 128, tgt 64, k 1%, ` +
       `${warmup} warm-up + ${steps} timed steps (forward, loss, backward, mask, clip, Adafactor)`,
   );
   let blasMedian: number | undefined;
@@ -180,7 +190,58 @@ async function t5Benchmark(args: string[]): Promise<number | undefined> {
       `${info.backend.padEnd(10)} median ${med.toFixed(3)} s/step (${
         ms.map((t) => (t / 1000).toFixed(2)).join(", ")
       }), ` +
-        `${(1536 / med).toFixed(0)} tokens/s, loss ${loss.toFixed(4)}  [${describeBackend(info)}]`,
+        `${(batch * 192 / med).toFixed(0)} tokens/s, loss ${loss.toFixed(4)}  [${describeBackend(info)}]`,
+    );
+  }
+  return blasMedian;
+}
+
+/** Which T5 measurement `--t5` makes: a training step or the scoring pass, and its batch. */
+function t5Mode(args: string[]): { mode: "step" | "scoring"; batch: number } {
+  const mode = flag(args, "t5-mode", "step");
+  if (mode !== "step" && mode !== "scoring") {
+    throw new Error(`--t5-mode must be step or scoring, got ${mode}`);
+  }
+  return { mode, batch: Number(flag(args, "t5-batch", mode === "step" ? "8" : "32")) };
+}
+
+/**
+ * FISH-DIP's scoring pass over `batch` examples of source 128 and target 64 (ids clear of pad and
+ * EOS, as the comparator's), timed whole: bucketing, every forward pass and reading the losses
+ * back. Returns the wasm+blas median in seconds.
+ */
+async function scoringBenchmark(args: string[]): Promise<number | undefined> {
+  const shape = flag(args, "t5-config", "t5-mini");
+  const passes = Number(flag(args, "t5-steps", "3")), warmup = Number(flag(args, "t5-warmup", "1"));
+  const backends = flag(args, "t5-backends", "wasm,wasm+blas").split(",") as BackendName[];
+  const { batch } = t5Mode(args);
+  // `--no-fused-ce`: the loss composed from tfjs ops, as before the fused kernel, for comparison.
+  setRowCrossEntropyKernel(!args.includes("--no-fused-ce"));
+  console.log(
+    `\nT5 scoring pass: ${shape} ${JSON.stringify(SHAPES[shape])}, ${batch} examples, src 128, tgt 64, ` +
+      `${warmup} warm-up + ${passes} timed passes (per-example losses, no gradients, length-bucketed)`,
+  );
+  let blasMedian: number | undefined;
+  for (const b of backends) {
+    const info = await initBackend(b, { quiet: true });
+    const pass = createT5Scoring({ shape, batch, src: 128, tgt: 64, k: 1 });
+    for (let i = 0; i < warmup; i++) await pass.run();
+    const ms: number[] = [];
+    let loss = NaN;
+    for (let i = 0; i < passes; i++) {
+      const t0 = performance.now();
+      loss = await pass.run();
+      ms.push(performance.now() - t0);
+    }
+    pass.dispose();
+    const med = median(ms) / 1000;
+    if (info.backend === "wasm+blas") blasMedian = med;
+    console.log(
+      `${info.backend.padEnd(10)} median ${med.toFixed(3)} s/pass (${
+        ms.map((t) => (t / 1000).toFixed(2)).join(", ")
+      }), ${(batch * 192 / med).toFixed(0)} tokens/s, mean loss ${loss.toFixed(4)}  [${
+        describeBackend(info)
+      }]`,
     );
   }
   return blasMedian;
@@ -188,6 +249,8 @@ async function t5Benchmark(args: string[]): Promise<number | undefined> {
 
 async function torchBenchmark(args: string[], tfjsSeconds: number | undefined): Promise<void> {
   const shape = flag(args, "t5-config", "t5-mini");
+  const { mode, batch } = t5Mode(args);
+  const unit = mode === "step" ? "step" : "pass";
   const threads = String(blasThreadsFromEnv());
   const steps = flag(args, "torch-steps", "5");
   // The comparator lives beside the repository (`../shared/bench`), wherever it is checked out.
@@ -202,6 +265,10 @@ async function torchBenchmark(args: string[], tfjsSeconds: number | undefined): 
     shape,
     "--k",
     "1",
+    "--mode",
+    mode,
+    "--batch",
+    String(batch),
     "--threads",
     threads,
     "--steps",
@@ -230,12 +297,14 @@ async function torchBenchmark(args: string[], tfjsSeconds: number | undefined): 
   }
   const r = JSON.parse(text.split("\n").pop()!);
   console.log(
-    `torch ${r.torch}, ${r.threads} threads, blas ${r.blas}: median ${r.median_s.toFixed(3)} s/step ` +
+    `torch ${r.torch}, ${r.threads} threads, blas ${r.blas}: median ${r.median_s.toFixed(3)} s/${unit} ` +
       `(${r.min_s.toFixed(3)}–${r.max_s.toFixed(3)}), ${r.tokens_per_s.toFixed(0)} tokens/s, ` +
-      `phases ${JSON.stringify(r.phase_median_s)}`,
+      `phases ${JSON.stringify(r.phase_median_s)}, mean loss ${r.loss_last.toFixed(4)}`,
   );
   if (tfjsSeconds !== undefined) {
-    console.log(`ratio wasm+blas / torch: ${(tfjsSeconds / r.median_s).toFixed(2)}× the PyTorch step time`);
+    console.log(
+      `ratio wasm+blas / torch: ${(tfjsSeconds / r.median_s).toFixed(2)}× the PyTorch ${unit} time`,
+    );
   }
 }
 
@@ -246,7 +315,7 @@ if (import.meta.main) {
   let ok = true;
   if (!args.includes("--no-products")) ok = await productBenchmarks(runs);
   if (args.includes("--t5")) {
-    const s = await t5Benchmark(args);
+    const s = t5Mode(args).mode === "step" ? await t5Benchmark(args) : await scoringBenchmark(args);
     if (args.includes("--torch")) await torchBenchmark(args, s);
   }
   if (!ok) {

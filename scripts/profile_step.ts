@@ -7,7 +7,10 @@
  * deno run -A scripts/profile_step.ts                       # t5-mini, batch 8, 128+64 tokens
  * deno run -A scripts/profile_step.ts --backends wasm+blas --steps 3 --top 25
  * deno run -A scripts/profile_step.ts --config tiny         # a small shape, seconds
+ * deno run -A scripts/profile_step.ts --mode scoring --batch 32 --backends wasm+blas
  * ```
+ *
+ * `--mode scoring` profiles FISH-DIP's scoring pass instead ({@link createT5Scoring}).
  *
  * Options: `--config t5-mini|t5-small|tiny` (t5-mini), `--batch 8 --src 128 --tgt 64`, `--k 1`
  * (percent of gradient entries kept), `--steps 2` (timed), `--warmup 1`, `--top 20` (kernels
@@ -27,6 +30,9 @@ import { installKernelTimer, type KernelTime } from "../lib/backend/kernel_timer
 import { setStockWasm } from "../lib/backend/wasm_kernels.ts";
 import { COMPARATOR_SHAPES, parseT5Config, t5ParameterCount } from "../lib/t5/config.ts";
 import { createT5, t5Loss, t5ValueAndGrads } from "../lib/t5/model.ts";
+import { collate, type Feature } from "../lib/train/features.ts";
+import { scorePerExample } from "../lib/methods/scoring.ts";
+import { t5Trainable } from "../lib/methods/t5_trainable.ts";
 import { Adafactor } from "../lib/optim/adafactor.ts";
 import { clipGradNorm } from "../lib/optim/clip.ts";
 
@@ -111,6 +117,35 @@ export function createT5Step(o: StepOptions): T5Step {
   };
 }
 
+/**
+ * FISH-DIP's scoring pass over `o.batch` examples of `o.src` + `o.tgt` tokens (ids clear of pad
+ * and EOS): per-example losses without gradients through `scorePerExample`, as a refresh runs it
+ * (training mode with dropout 0, so length-bucketed up to its token budget). `run` resolves with
+ * the mean loss once the losses are read back; `o.k` is unused.
+ */
+export function createT5Scoring(o: StepOptions): T5Step {
+  const seed = o.seed ?? 1;
+  const config = parseT5Config({ ...SHAPES[o.shape], dropout_rate: 0 });
+  const model = createT5(config, { seed });
+  const src = randomIds(o.batch, o.src, config.vocab_size, seed + 2);
+  const tgt = randomIds(o.batch, o.tgt, config.vocab_size, seed + 3);
+  const examples: Feature[] = src.map((ids, i) => ({
+    id: `${i}`,
+    index: i,
+    inputIds: ids,
+    labelIds: tgt[i],
+  }));
+  const m = t5Trainable(model);
+  return {
+    params: t5ParameterCount(config),
+    async run() {
+      const losses = await scorePerExample(m, { examples, collate }, { training: true, batchSize: o.batch });
+      return losses.reduce((a, x) => a + x, 0) / losses.length;
+    },
+    dispose: () => model.dispose(),
+  };
+}
+
 /** Median of a non-empty list. */
 export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -167,6 +202,7 @@ if (import.meta.main) {
     tgt: Number(flag(args, "tgt", "64")),
     k: Number(flag(args, "k", "1")),
   };
+  const scoring = flag(args, "mode", "step") === "scoring";
   if (!SHAPES[o.shape]) throw new Error(`--config must be one of ${Object.keys(SHAPES).join(", ")}`);
   const steps = Number(flag(args, "steps", "2")), warmup = Number(flag(args, "warmup", "1"));
   const top = Number(flag(args, "top", "20"));
@@ -177,7 +213,7 @@ if (import.meta.main) {
     `profile: T5 ${o.shape} ${
       JSON.stringify(SHAPES[o.shape])
     }, batch ${o.batch}, src ${o.src}, tgt ${o.tgt}, ` +
-      `k ${o.k}%, ${warmup} warm-up + ${steps} timed steps`,
+      (scoring ? "scoring pass (no gradients)" : `k ${o.k}%`) + `, ${warmup} warm-up + ${steps} timed steps`,
   );
   let timer: ReturnType<typeof installKernelTimer> | undefined;
   for (const [vi, b] of backends.entries()) {
@@ -186,7 +222,7 @@ if (import.meta.main) {
     setStockWasm(stock);
     console.log(`\n== ${describeBackend(info)}${stock ? " [stock tfjs kernels: FISHDIP_WASM_STOCK]" : ""}`);
     timer ??= installKernelTimer(tf.getBackend(), { detail: productShapes });
-    const step = createT5Step(o);
+    const step = scoring ? createT5Scoring(o) : createT5Step(o);
     for (let i = 0; i < warmup; i++) await step.run();
     timer.reset();
     const times: number[] = [];
