@@ -773,9 +773,10 @@ const CE_CHUNK_ELEMENTS = 8 * 1024 * 1024;
  * keeps only the exponentials (one (N, V) tensor in all, and only while gradients are being
  * recorded; scoring and evaluation keep none) and the row sums, and the backward pass
  * builds softmax − one-hot one chunk at a time, multiplies it straight into dx = G W and
- * dW = Gᵀ x, and frees it. Outside a gradient computation, where the backend has it, each chunk's
- * loss is one fused kernel over its logits (`lib/backend/row_cross_entropy.ts`). The gradient is written out because the composed ops' gradient
+ * dW = Gᵀ x, and frees it. The gradient is written out because the composed ops' gradient
  * (through logsumexp's max and a lookup) also costs about twice as many passes over the logits.
+ * Outside a gradient computation, where the backend has it, each chunk's loss is one fused kernel
+ * over its logits (`lib/backend/row_cross_entropy.ts`).
  */
 export function lmHeadCrossEntropy(
   x: tf.Tensor2D,
