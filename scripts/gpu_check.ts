@@ -2,8 +2,8 @@
  * `deno task gpu-check`: what a WebGPU machine gives this project, in one run.
  *
  * 1. The adapter (vendor, architecture, software or not) and the limits a T5 depends on.
- * 2. T5 fixture parity on the backend (forward, losses, gradients, greedy ids), with the
- *    tolerances of the cpu/wasm fixture tests.
+ * 2. T5 fixture parity on the backend (forward, losses, gradients, greedy ids): the comparisons
+ *    and tolerances the fixture tests assert (lib/t5/parity.ts).
  * 3. Per shape (default t5-small, t5-base, t5-large at batch 8, source 256, target 128, and
  *    t5-large at batch 32): the FISH-DIP training step and its phases, a mask refresh, the reads
  *    back to the host, and greedy decoding.
@@ -31,7 +31,7 @@ import {
   formatGpuAdapter,
   type GpuAdapterReport,
 } from "../lib/backend/gpu_adapter.ts";
-import { checkT5Parity, type ParityRecord, type ParityReport } from "../lib/gpu/parity.ts";
+import { checkT5Parity, type ParityRecord, type ParityReport } from "../lib/t5/parity.ts";
 import { benchShape, GPU_SHAPES, releaseGpuPool, type ShapeBenchResult } from "../lib/gpu/bench.ts";
 import {
   type BindingCheck,

@@ -15,7 +15,7 @@ import { REPO_ROOT } from "../lib/config/paths.ts";
  * - `experiments` (cells, presets, plans, the results store: the configuration and bookkeeping of
  *   runs) sits above `methods`, whose registry types a cell's method, and below everything that
  *   runs or reports cells;
- * - `gpu` (the GPU check: adapter report, fixture parity, step timings, the PyTorch comparator)
+ * - `gpu` (the GPU check: adapter report, storage bindings, step timings, the PyTorch comparator)
  *   uses the model, the methods and the optimizer, and nothing above them uses it;
  * - `reproduce` is the only folder that sees the trainer, the experiments and the report together.
  * `lib/mod.ts`, the one import for notebooks, re-exports every layer.

@@ -1,6 +1,6 @@
 /**
- * Reading the reference T5 fixtures (`<fixtures>/t5/`) and comparing numbers: the fixture tests
- * and the GPU check (lib/gpu/parity.ts) share these readers.
+ * Reading the reference T5 fixtures (`<fixtures>/t5/`) and comparing numbers: the helpers of the
+ * fixture comparisons (lib/t5/parity.ts, run by the fixture tests and the GPU check).
  * Nothing here is hard-coded about the fixtures: configurations come from `t5/index.json`,
  * shapes and names from the files themselves.
  *

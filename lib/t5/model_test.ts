@@ -1,21 +1,15 @@
 import * as tf from "@tensorflow/tfjs";
-import { assert, assertEquals, assertLessOrEqual } from "@std/assert";
+import { assert, assertEquals, assertGreater, assertLessOrEqual } from "@std/assert";
 import { initBackend, probeWebGpu } from "../backend/mod.ts";
 import { parseT5Config, t5ParameterCount, t5ParameterShapes } from "./config.ts";
-import { relativePositionBucket, t5Forward, t5Loss, t5ValueAndGrads } from "./model.ts";
-import { t5Generate } from "./generate.ts";
+import { relativePositionBucket, t5Loss, t5ValueAndGrads } from "./model.ts";
+import { checkT5Parity, compareStats, compareTensors, type ParityGroup } from "./parity.ts";
 import {
-  compareSummary,
-  entry,
   fixtureBatch,
   fixtureConfigs,
   fixtureModel,
   fixtureTensors,
-  maxAbs,
-  maxAbsDiff,
   readJson,
-  splitNames,
-  stats as statsOf,
   t5FixturesDir,
 } from "../../tests/t5_fixtures.ts";
 
@@ -68,148 +62,42 @@ Deno.test("relative position buckets fixture: every table matches HF's float32 b
   }
 });
 
-/** Per-position summaries over the vocabulary of logits (B, T, V). */
-function logitSummaries(logits: Float32Array, V: number) {
-  const n = logits.length / V;
-  const lse = new Float64Array(n),
-    max = new Float64Array(n),
-    sum = new Float64Array(n),
-    sumsq = new Float64Array(n);
-  const argmax = new Int32Array(n);
-  const top5 = [] as number[][];
-  for (let p = 0; p < n; p++) {
-    const row = logits.subarray(p * V, (p + 1) * V);
-    let m = -Infinity, am = 0, s = 0, q = 0;
-    for (let j = 0; j < V; j++) {
-      const v = row[j];
-      if (v > m) [m, am] = [v, j];
-      s += v;
-      q += v * v;
-    }
-    let e = 0;
-    for (let j = 0; j < V; j++) e += Math.exp(row[j] - m);
-    lse[p] = m + Math.log(e);
-    max[p] = m;
-    argmax[p] = am;
-    sum[p] = s;
-    sumsq[p] = q;
-    top5.push([...row.keys()].sort((a, b) => row[b] - row[a] || a - b).slice(0, 5));
-  }
-  return { lse, max, argmax, sum, sumsq, top5 };
-}
-
-async function checkForward(backend: string, tolerance = 1e-4): Promise<void> {
+/**
+ * Runs the fixture comparisons of `groups` (lib/t5/parity.ts, the GPU check's too) on the active
+ * backend, prints every record and asserts each one. A comparison that threw, or a configuration
+ * or group without records, fails too: a check skipped silently must not pass.
+ */
+async function assertParity(groups: ParityGroup[]): Promise<void> {
+  let last = "";
+  const parity = await checkT5Parity({
+    groups,
+    onRecord: (r) => {
+      if (`${r.config} ${r.group}` !== last) console.log(`${r.config} ${r.group} on ${tf.getBackend()}:`);
+      last = `${r.config} ${r.group}`;
+      console.log(`  ${r.what}: ${r.value.toExponential(3)} (tolerance ${r.tolerance.toExponential(0)})`);
+    },
+  });
+  assertEquals(parity.error, undefined, "a fixture comparison threw");
   for (const fc of configs) {
-    console.log(`${fc.name} on ${backend}:`);
-    const ref = await fixtureTensors(fc, "forward");
-    const model = await fixtureModel(fc);
-    const V = fc.config.vocab_size;
-    try {
-      const out = t5Forward(model, {
-        inputIds: batch.input_ids,
-        attentionMask: batch.attention_mask,
-        labels: batch.labels_pad0,
-      }, { outputHiddenStates: true, outputAttentions: true });
-      const groups: [string, tf.Tensor[]][] = [
-        ["encoder_hidden_states", out.encoderHiddenStates],
-        ["decoder_hidden_states", out.decoderHiddenStates],
-        ["encoder_attentions", out.encoderAttentions],
-        ["decoder_attentions", out.decoderAttentions],
-        ["cross_attentions", out.crossAttentions],
-      ];
-      for (const [key, tensors] of groups) {
-        let worst = 0, count = 0;
-        for (const name of ref.tensors.keys()) {
-          if (!name.startsWith(`${key}.`)) continue;
-          const i = Number(name.slice(key.length + 1));
-          const r = entry(ref, name);
-          assertEquals(tensors[i].shape, r.shape, name);
-          worst = Math.max(worst, maxAbsDiff(await tensors[i].data(), r.data));
-          count++;
-        }
-        assertEquals(count, tensors.length, `${key}: stored entries vs computed`);
-        report(`${key} (${count}) max |diff|`, worst, tolerance);
-      }
-      report(
-        "encoder_last_hidden_state max |diff|",
-        maxAbsDiff(await out.encoderLastHiddenState.data(), entry(ref, "encoder_last_hidden_state").data),
-        tolerance,
-      );
-      const logits = (await out.logits.data()) as Float32Array;
-      const cols = entry(ref, "logits@col_index").data;
-      const colsRef = entry(ref, "logits@cols").data;
-      const positions = logits.length / V;
-      let colDiff = 0;
-      for (let p = 0; p < positions; p++) {
-        for (let c = 0; c < cols.length; c++) {
-          colDiff = Math.max(colDiff, Math.abs(logits[p * V + cols[c]] - colsRef[p * cols.length + c]));
-        }
-      }
-      report("logits at stored columns max |diff|", colDiff, tolerance);
-      const s = logitSummaries(logits, V);
-      report(
-        "logits logsumexp max |diff|",
-        maxAbsDiff(s.lse, entry(ref, "logits@logsumexp").data),
-        tolerance,
-      );
-      report("logits max max |diff|", maxAbsDiff(s.max, entry(ref, "logits@max").data), tolerance);
-      // Sums over V entries: compare per entry (the sum's error spreads over V values).
-      report("logits sum max |diff| / V", maxAbsDiff(s.sum, entry(ref, "logits@sum").data) / V, tolerance);
-      const sq = entry(ref, "logits@sumsq").data;
-      let sqRel = 0;
-      for (let p = 0; p < positions; p++) sqRel = Math.max(sqRel, Math.abs(s.sumsq[p] - sq[p]) / sq[p]);
-      report("logits sumsq max relative diff", sqRel, 1e-5);
-      assertEquals([...s.argmax], [...entry(ref, "logits@argmax").data], "argmax");
-      const t5ids = entry(ref, "logits@top5_ids").data, t5v = entry(ref, "logits@top5_values").data;
-      assertEquals(s.top5.flat(), [...t5ids], "top5 ids");
-      report(
-        "logits top5 values max |diff|",
-        maxAbsDiff(s.top5.flatMap((ids, p) => ids.map((j) => logits[p * V + j])), t5v),
-        tolerance,
-      );
-      const nllRef = entry(ref, "nll_per_position").data;
-      const nll = s.lse.map((l, p) => l - logits[p * V + batch.labels_pad0.flat()[p]]);
-      report("nll_per_position max |diff|", maxAbsDiff(nll, nllRef), tolerance);
-      tf.dispose(out as unknown as tf.TensorContainer);
-
-      for (
-        const [variant, labels, key] of [
-          ["pads counted", batch.labels_pad0, "loss_pads_counted"],
-          ["pads ignored (-100)", batch.labels_ignore, "loss_pads_ignored"],
-        ] as const
-      ) {
-        const loss = t5Loss(model, {
-          inputIds: batch.input_ids,
-          attentionMask: batch.attention_mask,
-          labels,
-        });
-        const v = (await loss.data())[0];
-        loss.dispose();
-        report(`loss ${variant} relative diff`, Math.abs(v - fc.outputs[key]) / fc.outputs[key], 1e-5);
-      }
-      // Ignoring pad labels through the option equals the -100 labels.
-      const viaOption = t5Loss(model, {
-        inputIds: batch.input_ids,
-        attentionMask: batch.attention_mask,
-        labels: batch.labels_pad0,
-      }, { ignorePadLabels: true });
-      const vo = (await viaOption.data())[0];
-      viaOption.dispose();
-      report(
-        "loss ignorePadLabels option relative diff",
-        Math.abs(vo - fc.outputs.loss_pads_ignored) / fc.outputs.loss_pads_ignored,
-        1e-5,
-      );
-    } finally {
-      model.dispose();
+    for (const group of groups) {
+      const n = parity.records.filter((r) => r.config === fc.name && r.group === group).length;
+      assertGreater(n, 0, `${fc.name} ${group}: no records`);
     }
   }
+  for (const r of parity.records) {
+    assert(r.ok, `${r.config} ${r.group}: ${r.what}: ${r.value} (tolerance ${r.tolerance})`);
+  }
+  console.log(`${parity.records.length} records, all within tolerance`);
 }
 
 for (const backend of ["cpu", "wasm"] as const) {
   Deno.test(`forward fixture on ${backend}: hidden states, attentions, logits and losses match HF`, async () => {
     await initBackend(backend, { quiet: true });
-    await checkForward(backend);
+    await assertParity(["forward", "losses"]);
+  });
+  Deno.test(`gradients fixture on ${backend}: every parameter's gradient of the -100 loss matches HF`, async () => {
+    await initBackend(backend, { quiet: true });
+    await assertParity(["gradients"]);
   });
 }
 
@@ -223,128 +111,14 @@ Deno.test({
     await initBackend("webgpu", { quiet: true });
     console.log(`  adapter: ${webgpu?.description}`);
     try {
-      await checkForward("webgpu");
-      await checkGradients("webgpu");
-      for (const fc of configs) {
-        // Greedy decoding reads back with `await data()` only, so it runs on WebGPU too.
-        const model = await fixtureModel(fc);
-        const g = fc.outputs.generate;
-        try {
-          const got = await t5Generate(model, batch.input_ids, {
-            maxLength: g.max_length,
-            attentionMask: batch.attention_mask,
-          });
-          assertEquals(got, g.batched_with_attention_mask, fc.name);
-          console.log(`  ${fc.name} greedy ids (batched, with mask) identical`);
-        } finally {
-          model.dispose();
-        }
-      }
+      // Greedy decoding reads back with `await data()` only, so it runs on WebGPU too.
+      await assertParity(["forward", "losses", "gradients", "generate"]);
     } finally {
       await initBackend("cpu", { quiet: true });
     }
   },
 });
 if (!webgpu) console.log("webgpu forward fixture test ignored: no WebGPU adapter in this runtime");
-
-/** Largest |a − b| relative to the reference tensor's largest magnitude. */
-function relToMax(got: ArrayLike<number>, ref: ArrayLike<number>): number {
-  const m = maxAbs(ref);
-  return m === 0 ? maxAbs(got) : maxAbsDiff(got, ref) / m;
-}
-
-/** Compares computed tensors (by name) with a fixture file holding full tensors and summaries. */
-async function compareWithFile(
-  label: string,
-  got: Map<string, tf.Tensor>,
-  file: Awaited<ReturnType<typeof fixtureTensors>>,
-  tolerance: number,
-): Promise<void> {
-  const { full, summarised } = splitNames(file);
-  let worstFull = 0, worstName = "";
-  for (const name of full) {
-    const g = got.get(name);
-    assert(g, `${label}: no computed tensor for "${name}"`);
-    assertEquals(g.shape, entry(file, name).shape, name);
-    const d = relToMax(await g.data(), entry(file, name).data);
-    if (d >= worstFull) [worstFull, worstName] = [d, name];
-  }
-  report(
-    `${label}: ${full.length} full tensors, max |diff| / max |ref| (worst ${worstName})`,
-    worstFull,
-    tolerance,
-  );
-  for (const name of summarised) {
-    const g = got.get(name);
-    assert(g, `${label}: no computed tensor for "${name}"`);
-    const s = compareSummary(file, name, (await g.data()) as Float32Array, g.shape[1] ?? 1);
-    report(
-      `${label}: ${name} summary rows, relative to max |ref| ${s.scale.toExponential(3)}`,
-      s.rows,
-      tolerance,
-    );
-    if (s.blocks !== undefined) {
-      report(`${label}: ${name} summary block sums (per entry)`, s.blocks, tolerance);
-    }
-    report(`${label}: ${name} summary stats (per entry)`, s.stats, tolerance);
-  }
-}
-
-/** Compares `{sum, sum_sq, sum_abs, max_abs}` records with computed tensors; max relative diff. */
-async function compareStats(
-  got: Map<string, tf.Tensor>,
-  recorded: Record<string, { sum: number; sum_sq: number; sum_abs: number; max_abs: number; numel: number }>,
-): Promise<number> {
-  let worst = 0;
-  for (const [name, r] of Object.entries(recorded)) {
-    const g = got.get(name);
-    assert(g, `no computed tensor for "${name}"`);
-    const [s, sq, sa, m] = statsOf(await g.data());
-    // The sum can cancel to ~0; measure it per entry against the max, like the other checks.
-    worst = Math.max(
-      worst,
-      Math.abs(s - r.sum) / r.numel / r.max_abs,
-      Math.abs(sq - r.sum_sq) / r.sum_sq,
-      Math.abs(sa - r.sum_abs) / r.sum_abs,
-      Math.abs(m - r.max_abs) / r.max_abs,
-    );
-  }
-  return worst;
-}
-
-async function checkGradients(backend: string): Promise<void> {
-  for (const fc of configs) {
-    console.log(`${fc.name} on ${backend}:`);
-    const model = await fixtureModel(fc);
-    try {
-      const { loss, grads } = t5ValueAndGrads(model, () =>
-        t5Loss(model, {
-          inputIds: batch.input_ids,
-          attentionMask: batch.attention_mask,
-          labels: batch.labels_ignore,
-        }, { training: true }));
-      const v = (await loss.data())[0];
-      report("training-mode loss relative diff", Math.abs(v - fc.outputs.loss_pads_ignored) / v, 1e-5);
-      assertEquals([...grads.keys()].sort(), [...model.params.keys()].sort());
-      await compareWithFile("grads", grads, await fixtureTensors(fc, "grads"), 1e-4);
-      report(
-        "grad_stats of all parameters, max relative diff",
-        await compareStats(grads, fc.outputs.grad_stats),
-        1e-4,
-      );
-      tf.dispose([loss, ...grads.values()]);
-    } finally {
-      model.dispose();
-    }
-  }
-}
-
-for (const backend of ["cpu", "wasm"] as const) {
-  Deno.test(`gradients fixture on ${backend}: every parameter's gradient of the -100 loss matches HF`, async () => {
-    await initBackend(backend, { quiet: true });
-    await checkGradients(backend);
-  });
-}
 
 Deno.test("fisher fixture on wasm: squared per-sample gradients summed over rows match FISH-DIP's", async () => {
   await initBackend("wasm", { quiet: true });
@@ -384,12 +158,14 @@ Deno.test("fisher fixture on wasm: squared per-sample gradients summed over rows
           1e-5,
         );
         if (variant === "pads_counted") {
-          await compareWithFile("fisher", fisher, await fixtureTensors(fc, "fisher"), 1e-4);
+          await compareTensors("fisher", fisher, await fixtureTensors(fc, "fisher"), 1e-4, report);
         }
-        report(
-          `${variant}: fisher stats of all parameters, max relative diff`,
-          await compareStats(fisher, fc.outputs.fisher[variant].all_tensor_stats),
+        await compareStats(
+          `${variant}: fisher stats of all parameters`,
+          fisher,
+          fc.outputs.fisher[variant].all_tensor_stats,
           1e-4,
+          report,
         );
         tf.dispose([...fisher.values()]);
       }
