@@ -35,6 +35,18 @@ if (v.help) {
 const out = v.out!;
 const maxBytes = Number(v["max-mib"]) * 2 ** 20;
 
+// Both inputs from outside the repository are checked before any work, so a checkout without
+// ../shared fails in a second with what to pass rather than after the bundling.
+function requireFile(path: string, what: string, flag: string): void {
+  try {
+    if (Deno.statSync(path).isFile) return;
+  } catch { /* reported below */ }
+  console.error(`gpu-pack: ${what} not found: ${path} (${flag})`);
+  Deno.exit(2);
+}
+requireFile(v["torch-script"]!, "the PyTorch comparator", "pass --torch-script PATH");
+requireFile(`${fixturesDir()}/t5/index.json`, "the T5 fixtures", "set FIXTURES_DIR");
+
 async function run(cmd: string, args: string[], opts: { stdout?: string } = {}): Promise<void> {
   const file = opts.stdout
     ? await Deno.open(opts.stdout, { write: true, create: true, truncate: true })
