@@ -17,7 +17,13 @@
 import { loadDataset } from "../data/mod.ts";
 import type { DatasetSchema, Example } from "../data/types.ts";
 import type { T5Tokenizer } from "../tokenizer/mod.ts";
-import { sentenceKey, tanlObjective, withoutSentences } from "./tasks.ts";
+import {
+  renamedTypesObjective,
+  sentenceKey,
+  tanlObjective,
+  vocabularyWords,
+  withoutSentences,
+} from "./tasks.ts";
 import type { Objective } from "./tasks.ts";
 
 /** A dataset whose rows a backbone may serve (the datasets of the offline tables). */
@@ -42,9 +48,15 @@ export interface BackboneRecipe {
   maxLength: number;
   /** Steps of this recipe (counted from the initial checkpoint's step 0 of this run). */
   steps: number;
+  /**
+   * Share of the entity and relation tasks' draws whose type names are replaced by random words
+   * (`renamedTypesObjective`; default 0): a backbone that has learnt to write any name it is
+   * given, not one dataset's inventory.
+   */
+  renameTypes?: number;
 }
 
-/** The two backbones of the offline tables. */
+/** The backbones of the offline tables, and variants of them. */
 export const BACKBONE_RECIPES: Readonly<Record<string, BackboneRecipe>> = {
   "fishdip-t5-mini-mt-conll04": {
     name: "fishdip-t5-mini-mt-conll04",
@@ -54,6 +66,18 @@ export const BACKBONE_RECIPES: Readonly<Record<string, BackboneRecipe>> = {
     batch: 16,
     maxLength: 128,
     steps: 1600,
+  },
+  // The CoNLL04 backbone continued with every entity/relation draw's type names renamed at random:
+  // FISH-DIP fine-tuned from the CoNLL04 backbone writes CoNLL04's type names on ADE.
+  "fishdip-t5-mini-mt-conll04-rn": {
+    name: "fishdip-t5-mini-mt-conll04-rn",
+    init: "fishdip-t5-mini-mt-conll04",
+    serves: ["conll03", "ade", "fewrel"],
+    weights: { span: 0.2, copy: 0, conll04: 0.5, fewrel_meta: 0.3 },
+    batch: 16,
+    maxLength: 128,
+    steps: 400,
+    renameTypes: 1,
   },
   "fishdip-t5-mini-mt-conll03-ade": {
     name: "fishdip-t5-mini-mt-conll03-ade",
@@ -145,12 +169,14 @@ export function recipeTasks(
   checkLeakageRule(recipe);
   const objectives: { objective: Objective; weight: number }[] = [];
   const report: Record<string, unknown> = {};
+  let words: string[] | undefined;
   for (const source of ["conll03", "conll04", "ade", "fewrel_meta"] as const) {
     const weight = recipe.weights[source] ?? 0;
     if (weight <= 0) continue;
     const { examples, schema } = sourceExamples(source, dataDir);
     const { kept, dropped } = withoutSentences(examples, forbidden);
     const objective = tanlObjective(source, kept, schema, tokenizer, recipe.maxLength);
+    const rename = schema.task === "relation_classification" ? 0 : recipe.renameTypes ?? 0;
     const truncated = objective.pairs.filter((p) =>
       p.inputs.length >= recipe.maxLength || p.targets.length >= recipe.maxLength
     ).length;
@@ -162,7 +188,14 @@ export function recipeTasks(
       target_tokens: objective.pairs.reduce((a, p) =>
         a + p.targets.length, 0),
     };
-    objectives.push({ objective, weight });
+    if (rename > 0) {
+      words ??= vocabularyWords(tokenizer);
+      (report[source] as Record<string, unknown>).renamed_types_share = rename;
+      objectives.push({
+        objective: renamedTypesObjective(objective, kept, schema, tokenizer, recipe.maxLength, rename, words),
+        weight,
+      });
+    } else objectives.push({ objective, weight });
   }
   return { objectives, report };
 }

@@ -61,6 +61,76 @@ export function tanlObjective(
 }
 
 /**
+ * Whole lower-case words of the vocabulary (pieces `▁word` of 3 to 12 letters): the names
+ * {@link renamedTypesObjective} draws from. Taken from the tokenizer, so they need no corpus and
+ * each is one piece.
+ */
+export function vocabularyWords(tokenizer: T5Tokenizer): string[] {
+  const words: string[] = [];
+  for (let id = 0; id < tokenizer.pieceCount; id++) {
+    const m = /^\u2581([a-z]{3,12})$/.exec(tokenizer.idToPiece(id));
+    if (m) words.push(m[1]);
+  }
+  return words;
+}
+
+/**
+ * `base`'s task (built by {@link tanlObjective} from the same `examples`) with, on a `share` of draws, every entity and relation type of the drawn example
+ * renamed to a random word of `words` (one word per type, the same wherever the type occurs in
+ * the example), formatted and tokenised on the fly.
+ *
+ * Why: a backbone trained on one dataset's labels learns to write only that dataset's type names,
+ * and a sparse update of 1 % of its weights then cannot teach it another dataset's (ADE fine-tuned
+ * from the CoNLL04 backbone writes CoNLL04's `person` and `works for`). Trained to write whatever
+ * name a type is given, it learns TANL's brackets, spans and relation tags without a fixed
+ * inventory of names.
+ */
+export function renamedTypesObjective(
+  base: Objective & { pairs: Seq2SeqIds[] },
+  examples: readonly Example[],
+  schema: DatasetSchema,
+  tokenizer: T5Tokenizer,
+  maxLength: number,
+  share: number,
+  words: readonly string[],
+): Objective {
+  if (schema.task !== "ner" && schema.task !== "joint_er") {
+    throw new Error(
+      `task ${base.name}: type names are renamed only for ner and joint_er, not ${schema.task}`,
+    );
+  }
+  if (base.pairs.length !== examples.length) {
+    throw new Error(`task ${base.name}: ${base.pairs.length} pairs for ${examples.length} examples`);
+  }
+  if (words.length < 2) throw new Error(`task ${base.name}: at least 2 words are needed to rename types`);
+  const format = formatFor(schema.task);
+  return {
+    name: base.name,
+    sample(rng) {
+      // One draw decides, so the stream advances the same way whatever the share.
+      const rename = rng.next() < share;
+      const i = rng.int(examples.length);
+      if (!rename) return base.pairs[i];
+      const e = examples[i];
+      const names = new Map<string, string>();
+      const renamed = (t: { short: string; natural: string }) => {
+        if (!names.has(t.natural)) names.set(t.natural, words[rng.int(words.length)]);
+        return { short: t.short, natural: names.get(t.natural)! };
+      };
+      const copy: Example = {
+        ...e,
+        entities: e.entities.map((x) => ({ ...x, type: renamed(x.type) })),
+        relations: e.relations.map((r) => ({ ...r, type: renamed(r.type) })),
+      };
+      return {
+        inputs: tokenizer.encode(format.formatInput(copy, schema), { maxLength }),
+        targets: tokenizer.encode(format.formatOutput(copy, schema), { maxLength }),
+      };
+    },
+  };
+}
+
+/**
  * A corpus source without the sentences whose text (line i of `lines` is sentence i) is in
  * `forbidden`; returns the source unchanged when none is.
  */

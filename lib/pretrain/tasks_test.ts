@@ -1,6 +1,17 @@
 import { assertEquals, assertThrows } from "@std/assert";
 import type { Example } from "../data/types.ts";
-import { filterTokenSource, sentenceKey, withoutSentences } from "./tasks.ts";
+import {
+  filterTokenSource,
+  renamedTypesObjective,
+  sentenceKey,
+  tanlObjective,
+  vocabularyWords,
+  withoutSentences,
+} from "./tasks.ts";
+import { Rng } from "./span_corruption.ts";
+import { T5Tokenizer } from "../tokenizer/mod.ts";
+import { REPO_ROOT } from "../config/paths.ts";
+import type { DatasetSchema } from "../data/types.ts";
 import { pickObjective } from "./loop.ts";
 import { BACKBONE_RECIPES, type BackboneRecipe, checkLeakageRule, type ServedDataset } from "./recipes.ts";
 import { DATASETS } from "../data/registry.ts";
@@ -74,4 +85,55 @@ Deno.test("recipes: every dataset's offline backbone is a recipe that serves it"
     const served = d.name === "fewrel_standin" || d.name === "fewrel_train_wiki" ? "fewrel" : d.name;
     assertEquals(recipe.serves.includes(served as ServedDataset), true, `${d.name} served by ${recipe.name}`);
   }
+});
+
+Deno.test("tasks: renamed types keep the sentence, spans and tags, one random word per type", async () => {
+  const tok = await T5Tokenizer.load(`${REPO_ROOT}/data/models/fishdip-t5-mini-mt-conll04/spiece.model`);
+  const words = vocabularyWords(tok);
+  assertEquals(words.length > 1000, true);
+  assertEquals(words.every((w) => /^[a-z]{3,12}$/.test(w)), true);
+  const people = { short: "Peop", natural: "people" }, works = { short: "Work_For", natural: "works for" };
+  const org = { short: "Org", natural: "organization" };
+  const schema: DatasetSchema = {
+    name: "t",
+    task: "joint_er",
+    entityTypes: [people, org],
+    relationTypes: [works],
+  };
+  const e: Example = {
+    id: "train-0",
+    tokens: "Anna and Ben work for Acme".split(" "),
+    entities: [{ start: 0, end: 1, type: people }, { start: 2, end: 3, type: people }, {
+      start: 5,
+      end: 6,
+      type: org,
+    }],
+    relations: [{ head: 0, tail: 2, type: works }],
+  };
+  const base = tanlObjective("t", [e], schema, tok, 64);
+  // share 0: the base pairs, untouched
+  const never = renamedTypesObjective(base, [e], schema, tok, 64, 0, words);
+  assertEquals(never.sample(new Rng(3)), base.pairs[0]);
+  // share 1: same input; the target differs only in the names, the same type always the same word
+  const always = renamedTypesObjective(base, [e], schema, tok, 64, 1, words);
+  const rng = new Rng(5);
+  const seen = new Set<string>();
+  for (let i = 0; i < 20; i++) {
+    const pair = always.sample(rng);
+    assertEquals(pair.inputs, base.pairs[0].inputs);
+    const target = tok.decode(pair.targets, { skipSpecialTokens: true });
+    const m = /^\[ Anna \| (\w+) \| (\w+) = Acme \] and \[ Ben \| (\w+) \] work for \[ Acme \| (\w+) \]$/
+      .exec(target);
+    assertEquals(m !== null, true, target);
+    const [, p1, w, p2, o] = m!;
+    assertEquals(p1, p2); // both people entities share their new name
+    for (const name of [p1, w, o]) assertEquals(words.includes(name), true, name);
+    seen.add(p1);
+  }
+  assertEquals(seen.size > 10, true); // a fresh name per draw
+  assertThrows(
+    () => renamedTypesObjective(base, [e], { ...schema, task: "relation_classification" }, tok, 64, 1, words),
+    Error,
+    "only for ner and joint_er",
+  );
 });
