@@ -7,6 +7,7 @@
  *
  *   deno task budget-probe --dataset conll03 --fraction 0.01 --steps 60,200 [--methods full,fishdip]
  *     [--preset cpu] [--seeds 1] [--refreshes 6] [--out .cache/budget-probe.jsonl] [--backend B]
+ *     [--backbone NAME]   (a folder under data/models/ instead of the preset's backbone for the dataset)
  *
  * @module
  */
@@ -32,6 +33,7 @@ const { values } = parseArgs({
     out: { type: "string", default: `${REPO_ROOT}/.cache/budget-probe.jsonl` },
     backend: { type: "string", default: "auto" },
     data: { type: "string" },
+    backbone: { type: "string" },
   },
 });
 const usage =
@@ -60,7 +62,8 @@ const cells = budgets.flatMap((steps) => {
     lowResource: [{ dataset, fractions: [fraction] }],
     lowResourceMethods: methods as typeof base.lowResourceMethods,
   };
-  return planPreset(spec, { dataDir: values.data, only: ["lowResource"] }).cells;
+  return planPreset(spec, { dataDir: values.data, only: ["lowResource"] }).cells
+    .map((c) => values.backbone ? { ...c, backbone: values.backbone } : c);
 });
 if (!cells.length) throw new Error(`no runnable cell for ${dataset} ${fraction} (data missing?)`);
 
@@ -100,13 +103,13 @@ for (const [i, cell] of cells.entries()) {
 // The table of every run of this setting in the file.
 const rows = (await Deno.readTextFile(out)).trim().split("\n").map((l) => JSON.parse(l))
   .filter((r) => cells.some((c) => cellId(c) === r.cellId));
-console.log("| run | steps | entity F1 % | relation F1 % | final train loss | seconds |");
-console.log("|---|---:|---:|---:|---:|---:|");
+console.log("| run | backbone | steps | entity F1 % | relation F1 % | final train loss | seconds |");
+console.log("|---|---|---:|---:|---:|---:|---:|");
 for (const r of rows) {
   const m = Object.values(r.metrics)[0] as Record<string, number>;
   const pct = (v: number | undefined) => v === undefined ? "-" : (100 * v).toFixed(2);
   console.log(
-    `| ${r.label} | ${r.steps} | ${pct(m.entity_f1)} | ${pct(m.relation_f1)} | ${
+    `| ${r.label} | ${r.backbone} | ${r.steps} | ${pct(m.entity_f1)} | ${pct(m.relation_f1)} | ${
       r.finalLoss?.toFixed(3) ?? "-"
     } | ${r.seconds.toFixed(0)} |`,
   );
