@@ -117,7 +117,8 @@ export interface PlanOptions {
 
 /** A preset expanded: the table entries, and the unique runnable cells (dependencies first). */
 export interface Plan {
-  preset: PresetName;
+  /** The preset's label (its name, or e.g. `cpu-600steps`): where its report goes. */
+  preset: string;
   /** The backbones the cells start from, comma-separated (one, unless the preset picks per dataset). */
   backbone: string;
   entries: Entry[];
@@ -420,7 +421,7 @@ export function planPreset(preset: PresetName | PresetSpec, opts: PlanOptions = 
   const backbone = cells.length
     ? [...new Set(cells.map((c) => c.backbone))].join(", ")
     : opts.backbone ?? spec.backbone;
-  return { preset: spec.name, backbone, entries: kept, cells, blocked: [...blocked.values()] };
+  return { preset: spec.label ?? spec.name, backbone, entries: kept, cells, blocked: [...blocked.values()] };
 }
 
 /** The tables present in a plan, in report order. */

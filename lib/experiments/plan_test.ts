@@ -1,9 +1,9 @@
-import { assert, assertEquals } from "@std/assert";
+import { assert, assertEquals, assertThrows } from "@std/assert";
 import { allAvailable, sharedAvailability } from "../../tests/experiments.ts";
 import { type DatasetName, DATASETS } from "../data/registry.ts";
 import { cellId, cellLabel, regressingSamples, trainSteps } from "./cells.ts";
 import { type Entry, planPreset, TABLES } from "./plan.ts";
-import { PRESET_SPECS, PRESETS } from "./presets.ts";
+import { PRESET_SPECS, PRESETS, withStepBudget } from "./presets.ts";
 
 Deno.test("paper preset: reference epochs, batch 32, seeds, lengths, backbone", () => {
   const plan = planPreset("paper", { availability: allAvailable() });
@@ -220,4 +220,27 @@ Deno.test("paper preset: FISH-DIP refreshes follow the reference's step counter 
   }
   // Reference evaluation lengths: inputs cut at max_seq_length_eval (512) where the config sets it.
   assertEquals(entry.cells[0].maxInputLengthEval, 512);
+});
+
+Deno.test("withStepBudget: every run's steps and FISH-DIP's m scale together; the report gets its own label", () => {
+  const spec = withStepBudget(PRESET_SPECS.cpu, 600);
+  assertEquals([spec.label, spec.m, spec.maxSteps, spec.epochs], ["cpu-600steps", 100, 600, { steps: 600 }]);
+  assertEquals(spec.mValues, [30, 50, 100, 200, 400]);
+  const plan = planPreset(spec, { availability: allAvailable(), only: ["lowResource", "ablationM"] });
+  assertEquals(plan.preset, "cpu-600steps");
+  assert(plan.cells.length > 0);
+  for (const c of plan.cells) {
+    assertEquals(c.maxSteps, 600, cellLabel(c));
+    if (c.method.name === "fishdip" && c.method.m !== 100) {
+      assert(spec.mValues.includes(c.method.m), cellLabel(c));
+    }
+  }
+  // Cells differ from the preset's own, so both budgets can share one store.
+  const own = new Set(
+    planPreset("cpu", { availability: allAvailable(), only: ["lowResource"] }).cells.map(cellId),
+  );
+  assert(plan.cells.every((c) => !own.has(cellId(c))));
+  // A short budget never scales m below one step.
+  assertEquals(withStepBudget(PRESET_SPECS.quick, 2).m, 1);
+  assertThrows(() => withStepBudget(PRESET_SPECS.paper, 600), Error, "reference's epochs");
 });

@@ -21,6 +21,12 @@ export const PAPER_FEWREL_EPOCHS: Record<number, number> = { 1: 1250, 5: 250 };
 /** Everything that distinguishes one preset from another. */
 export interface PresetSpec {
   name: PresetName;
+  /**
+   * Where its report and committed records go (`results/LABEL/`, `raw/LABEL-runs.jsonl`) and what
+   * its manifest calls it; default `name`. Set by {@link withStepBudget}, so a longer budget's
+   * tables never overwrite the preset's own.
+   */
+  label?: string;
   /** The backbone of every cell, or of the datasets without an offline backbone (see next). */
   backbone: string;
   /**
@@ -308,3 +314,31 @@ export const PRESET_SPECS: Record<PresetName, PresetSpec> = {
     maxOutputLength: 128,
   },
 };
+
+/**
+ * `spec` with `steps` optimizer steps per run instead of its own budget (`deno task reproduce
+ * --steps N`), FISH-DIP's m and the m ablation's values scaled by the same factor (at least 1), so
+ * a run refreshes its mask as often as the preset's do: the cpu preset's 60 steps and m = 10 become
+ * the reference's m = 100 at 600 steps. Labelled `NAME-Nsteps`. Only for presets with a step
+ * budget; `paper` runs the reference's epochs.
+ */
+export function withStepBudget(spec: PresetSpec, steps: number): PresetSpec {
+  if (spec.epochs === "paper") {
+    throw new Error(
+      `preset ${spec.name} runs the reference's epochs; a step budget applies to the offline presets`,
+    );
+  }
+  if (!Number.isInteger(steps) || steps < 1) {
+    throw new Error(`steps must be a positive integer, got ${steps}`);
+  }
+  const scale = steps / spec.epochs.steps;
+  const scaled = (m: number) => Math.max(1, Math.round(m * scale));
+  return {
+    ...spec,
+    label: `${spec.name}-${steps}steps`,
+    epochs: { steps },
+    maxSteps: spec.maxSteps === undefined ? undefined : steps,
+    m: scaled(spec.m),
+    mValues: [...new Set(spec.mValues.map(scaled))],
+  };
+}

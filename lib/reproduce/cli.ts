@@ -13,7 +13,7 @@ import { DATASET_NAMES, type DatasetName, isDatasetName } from "../data/registry
 import { parseShard } from "../experiments/estimate.ts";
 import type { TableName } from "../experiments/plan.ts";
 import { TABLES } from "../experiments/plan.ts";
-import { type PresetName, PRESETS } from "../experiments/presets.ts";
+import { PRESET_SPECS, type PresetName, PRESETS, withStepBudget } from "../experiments/presets.ts";
 import { fetchMissingDatasets, reproduce } from "./reproduce.ts";
 import type { RunGridOptions } from "./runner.ts";
 import { runWorkers } from "./workers.ts";
@@ -22,6 +22,8 @@ import { runWorkers } from "./workers.ts";
 export const REPRODUCE_USAGE = `deno task reproduce [options]
   --preset P        ${PRESETS.join(" | ")} (default quick)
   --only T[,T]      tables: ${TABLES.join(", ")}
+  --steps N         N optimizer steps per run instead of the preset's, m scaled alike
+                    (cpu: --steps 600 gives the reference's m = 100); report in results/PRESET-Nsteps
   --datasets D[,D]  run only these datasets' rows (e.g. conll04,fewrel)
   --shard i/N       run the i-th of N shards (1-based; e.g. SLURM_ARRAY_TASK_ID/N)
   --shard-pending   deal only the cells not yet done into the shards (--workers does)
@@ -38,6 +40,8 @@ export const REPRODUCE_USAGE = `deno task reproduce [options]
 /** The options `deno task reproduce` takes, parsed. */
 export type ReproduceArgs = Omit<RunGridOptions, "backend" | "log" | "writer" | "preset"> & {
   preset: PresetName;
+  /** A step budget instead of the preset's ({@link withStepBudget}). */
+  steps?: number;
   /** Processes to run at once on this machine (see workers.ts); each takes one shard. */
   workers?: number;
   help?: boolean;
@@ -69,6 +73,9 @@ export function parseReproduceArgs(args: string[]): ReproduceArgs {
         out.preset = p as PresetName;
         break;
       }
+      case "--steps":
+        out.steps = parseNumberFlag("--steps", next(), COUNT);
+        break;
       case "--only": {
         const ts = next().split(",").map((t) => t.trim()).filter(Boolean);
         // `--only ,` (or an empty list) would plan nothing and still write an empty report.
@@ -138,6 +145,9 @@ export function parseReproduceArgs(args: string[]): ReproduceArgs {
       "--workers and --shard do not combine: run one shard per machine, or N workers on one",
     );
   }
+  if (out.steps !== undefined && PRESET_SPECS[out.preset].epochs === "paper") {
+    throw new UsageError(`--steps applies to the offline presets; ${out.preset} runs the reference's epochs`);
+  }
   if (out.shardPending && !out.shard) {
     throw new UsageError("--shard-pending needs --shard i/N (--workers passes both to its workers)");
   }
@@ -179,13 +189,15 @@ export async function reproduceCommand(argv: string[], script: string): Promise<
     return 0;
   }
   const backendName = backend !== undefined ? asUsage(() => parseBackendName(backend)) : undefined;
+  const { steps, ...runArgs } = args;
+  const run = { ...runArgs, preset: steps ? withStepBudget(PRESET_SPECS[args.preset], steps) : args.preset };
   if (args.workers && args.workers > 1 && !args.list && !args.reportOnly) {
     // The parent downloads once, the workers train their shards, then the parent writes the report.
     await fetchMissingDatasets(dataDir(args.dataDir));
     const codes = await runWorkers(argv, args.workers, { script });
     const failed = codes.flatMap((code, k) => (code === 0 ? [] : [`w${k + 1}`]));
     if (!args.noReport) {
-      await reproduce({ ...args, backend: backendName, reportOnly: true });
+      await reproduce({ ...run, backend: backendName, reportOnly: true });
     }
     if (failed.length) {
       console.error(`worker(s) ${failed.join(", ")} exited with an error; rerun to retry their failed cells`);
@@ -194,7 +206,7 @@ export async function reproduceCommand(argv: string[], script: string): Promise<
     return 0;
   }
   const summary = await reproduce({
-    ...args,
+    ...run,
     backend: backendName,
     // A worker's parent has already fetched the datasets; workers must not race to write them.
     download: !Deno.env.get("FISHDIP_WORKER"),

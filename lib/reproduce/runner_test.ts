@@ -217,6 +217,13 @@ Deno.test("parseReproduceArgs", () => {
   assertThrows(() => parseReproduceArgs(["--only="]), UsageError, "--only needs at least one table");
   assertThrows(() => parseReproduceArgs(["--workers=2", "--shard", "1/2"]), Error, "do not combine");
   assertThrows(() => parseReproduceArgs(["--shard-pending"]), Error, "needs --shard");
+  assertEquals(parseReproduceArgs(["--steps", "600", "--preset", "cpu"]).steps, 600);
+  assertThrows(() => parseReproduceArgs(["--steps", "0"]), UsageError, "--steps must be");
+  assertThrows(
+    () => parseReproduceArgs(["--steps", "600", "--preset", "paper"]),
+    UsageError,
+    "offline presets",
+  );
 });
 
 Deno.test("takeBackend: the value is taken out; a trailing --backend, or one without a value, is refused", () => {
