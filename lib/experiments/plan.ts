@@ -111,6 +111,11 @@ export interface PlanOptions {
    * cells train on (FewRel episodes: `fewrel`) is listed; meta-training cells come with it.
    */
   datasets?: DatasetName[];
+  /**
+   * Restrict to the rows trained on these fractions of their training data (`--fractions`, e.g.
+   * `[0.01]`: the smallest subsets first); FewRel episodes, which have none, are left out.
+   */
+  fractions?: number[];
   /** Override the backbone id of every cell (a user-supplied checkpoint). */
   backbone?: string;
 }
@@ -400,7 +405,12 @@ export function planPreset(preset: PresetName | PresetSpec, opts: PlanOptions = 
   const seen = new Map<string, Cell>();
   const blocked = new Map<string, { cell: Cell; needs: DatasetName[] }>();
   const datasets = opts.datasets ? new Set<string>(opts.datasets) : undefined;
-  const kept = datasets ? entries.filter((e) => e.cells.some((c) => datasets.has(c.dataset))) : entries;
+  const listed = (f: number | undefined) =>
+    f !== undefined && opts.fractions!.some((x) => Math.abs(x - f) < 1e-9);
+  const kept = entries.filter((e) =>
+    (!datasets || e.cells.some((c) => datasets.has(c.dataset))) &&
+    (!opts.fractions || e.cells.some((c) => listed(c.fraction)))
+  );
   for (const e of kept) {
     for (const c of [...(e.requires ?? []), ...e.cells]) {
       const id = cellId(c);

@@ -244,3 +244,22 @@ Deno.test("withStepBudget: every run's steps and FISH-DIP's m scale together; th
   assertEquals(withStepBudget(PRESET_SPECS.quick, 2).m, 1);
   assertThrows(() => withStepBudget(PRESET_SPECS.paper, 600), Error, "reference's epochs");
 });
+
+Deno.test("planPreset fractions: only the rows trained on the listed fractions, with the datasets filter", () => {
+  const all = planPreset("cpu", { availability: allAvailable(), only: ["lowResource", "fewShot"] });
+  const small = planPreset("cpu", {
+    availability: allAvailable(),
+    only: ["lowResource", "fewShot"],
+    fractions: [0.01],
+  });
+  assert(small.cells.length > 0 && small.cells.length < all.cells.length);
+  assert(small.cells.every((c) => c.fraction === 0.01), "no FewRel episode, no 5 or 10 % row");
+  assertEquals(small.cells.length, all.cells.filter((c) => c.fraction === 0.01).length);
+  const ade = planPreset("cpu", {
+    availability: allAvailable(),
+    only: ["lowResource"],
+    fractions: [0.01],
+    datasets: ["ade"],
+  });
+  assertEquals(new Set(ade.cells.map((c) => `${c.dataset} ${c.fraction}`)), new Set(["ade 0.01"]));
+});

@@ -25,6 +25,7 @@ export const REPRODUCE_USAGE = `deno task reproduce [options]
   --steps N         N optimizer steps per run instead of the preset's, m scaled alike
                     (cpu: --steps 600 gives the reference's m = 100); report in results/PRESET-Nsteps
   --datasets D[,D]  run only these datasets' rows (e.g. conll04,fewrel)
+  --fractions F[,F] run only the rows trained on these fractions (e.g. 0.01: the smallest first)
   --shard i/N       run the i-th of N shards (1-based; e.g. SLURM_ARRAY_TASK_ID/N)
   --shard-pending   deal only the cells not yet done into the shards (--workers does)
   --workers N       run N shards at once on this machine, then the report (2 on 2 cores)
@@ -95,6 +96,16 @@ export function parseReproduceArgs(args: string[]): ReproduceArgs {
           if (!isDatasetName(d)) throw new UsageError(`unknown dataset ${d} (${DATASET_NAMES.join(", ")})`);
         }
         out.datasets = ds as DatasetName[];
+        break;
+      }
+      case "--fractions": {
+        const fs = next().split(",").map((f) => f.trim()).filter(Boolean);
+        if (fs.length === 0) throw new UsageError("--fractions needs at least one fraction");
+        out.fractions = fs.map((f) => {
+          const v = Number(f);
+          if (!(v > 0 && v <= 1)) throw new UsageError(`--fractions: ${f} is not a fraction in (0, 1]`);
+          return v;
+        });
         break;
       }
       case "--shard":

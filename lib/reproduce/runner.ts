@@ -70,6 +70,8 @@ export interface RunGridOptions {
   only?: TableName[];
   /** Run only the rows of these datasets (the report stays the whole preset's). */
   datasets?: DatasetName[];
+  /** Run only the rows trained on these fractions (the report stays the whole preset's). */
+  fractions?: number[];
   shard?: { i: number; n: number };
   /**
    * Deal only the cells not yet done into the shards (what `--workers` does). Shards started
@@ -130,6 +132,7 @@ export async function runGrid(runner: CellRunner, opts: RunGridOptions): Promise
     dataDir: opts.dataDir,
     only: opts.only,
     datasets: opts.datasets,
+    fractions: opts.fractions,
     backbone: opts.backbone,
   });
   const writer = opts.writer ?? (opts.shard ? `shard-${opts.shard.i}-of-${opts.shard.n}` : "local");
@@ -271,7 +274,7 @@ export async function runGrid(runner: CellRunner, opts: RunGridOptions): Promise
   if (!opts.noReport) {
     // The report is the whole preset's, `--only` or not: the manifest and tables/README.md index
     // every table, so a run of one table (a notebook) must not shrink them to that table.
-    const whole = opts.only || opts.datasets
+    const whole = opts.only || opts.datasets || opts.fractions
       ? planPreset(opts.preset, { dataDir: opts.dataDir, backbone: opts.backbone })
       : plan;
     summary.reportFiles = await writeReport(whole, store.load({ quiet: true }), {

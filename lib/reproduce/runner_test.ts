@@ -218,6 +218,9 @@ Deno.test("parseReproduceArgs", () => {
   assertThrows(() => parseReproduceArgs(["--workers=2", "--shard", "1/2"]), Error, "do not combine");
   assertThrows(() => parseReproduceArgs(["--shard-pending"]), Error, "needs --shard");
   assertEquals(parseReproduceArgs(["--steps", "600", "--preset", "cpu"]).steps, 600);
+  assertEquals(parseReproduceArgs(["--fractions", "0.01,0.05"]).fractions, [0.01, 0.05]);
+  assertThrows(() => parseReproduceArgs(["--fractions", "5"]), UsageError, "not a fraction");
+  assertThrows(() => parseReproduceArgs(["--fractions", ","]), UsageError, "at least one fraction");
   assertThrows(() => parseReproduceArgs(["--steps", "0"]), UsageError, "--steps must be");
   assertThrows(
     () => parseReproduceArgs(["--steps", "600", "--preset", "paper"]),
