@@ -58,7 +58,7 @@ const dataset = values.dataset, fraction = Number(values.fraction);
 const seeds = list(values.seeds!, "seeds"), budgets = list(values.steps!, "steps");
 const base = PRESET_SPECS[values.preset as PresetName];
 
-const { backend } = await initBackend(parseBackendName(values.backend!));
+const { backend, blas } = await initBackend(parseBackendName(values.backend!));
 const ids: string[] = [];
 for (const steps of budgets) {
   const preset = {
@@ -74,6 +74,7 @@ for (const steps of budgets) {
     resultsDir: values.results,
     backbone: values.backbone,
     backend,
+    blasThreads: blas?.threads,
     noReport: true,
     stopOnError: true,
   });

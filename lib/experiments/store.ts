@@ -102,6 +102,11 @@ export interface RunRecord {
   timings: { train: number; eval: number; total: number; [phase: string]: number };
   /** tfjs backend the cell ran on (`wasm`, `wasm+blas`, `webgpu`, `cpu`). */
   backend: string;
+  /**
+   * BLAS threads (`wasm+blas`): they set a product's summation order, so a long run's figures move
+   * with them at the rounding level.
+   */
+  blasThreads?: number;
   backbone: string;
   /** `git rev-parse HEAD` of the code that ran it (with `-dirty` if the tree had changes). */
   gitCommit: string;

@@ -59,5 +59,6 @@ export async function reproduce(opts: ReproduceOptions): Promise<RunGridSummary>
   return await runGrid((cell, ctx) => runCell(cell, ctx, { quiet: opts.quiet }), {
     ...opts,
     backend: info.backend,
+    blasThreads: info.blas?.threads,
   });
 }

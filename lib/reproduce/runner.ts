@@ -88,6 +88,8 @@ export interface RunGridOptions {
   backbone?: string;
   /** tfjs backend name, recorded with every cell. */
   backend: string;
+  /** BLAS threads of `wasm+blas`, recorded with every cell. */
+  blasThreads?: number;
   /** Store file name; default `local`, or `shard-i-of-N`. */
   writer?: string;
   /** Stop at the first failing cell instead of recording it and going on. */
@@ -231,6 +233,7 @@ export async function runGrid(runner: CellRunner, opts: RunGridOptions): Promise
             total,
           },
           backend: opts.backend,
+          blasThreads: opts.blasThreads,
           preset: plan.preset,
           host: hostname(),
           steps: result.steps,

@@ -86,11 +86,15 @@ Deno.test("runGrid: resumes after an interruption, records failures, writes the 
     assert(Deno.statSync(`${results}/smoke/tables/lowResource.md`).isFile);
     assert(Deno.statSync(`${results}/smoke/figures/mask_movement.svg`).isFile);
     const c = fake();
-    const s3 = await runGrid(c.runner, { ...base, noReport: true });
+    const s3 = await runGrid(c.runner, { ...base, blasThreads: 2, noReport: true });
     assertEquals(c.calls.map(cellId), [cellId(failing)]);
     assertEquals(s3.ran.length, 1);
-    const rec = loadRecords(`${results}/runs`).records[0];
+    const records = loadRecords(`${results}/runs`).records;
+    const rec = records[0];
     assertEquals([rec.backend, rec.preset, typeof rec.timings.total], ["test", "smoke", "number"]);
+    // The thread count is recorded by the run that knew it: the retried cell, not the first ones.
+    assertEquals(rec.blasThreads, undefined);
+    assertEquals(records.find((r) => r.cellId === cellId(failing))!.blasThreads, 2);
   });
 });
 
