@@ -240,6 +240,7 @@ Deno.test("withStepBudget: every run's steps and FISH-DIP's m scale together; th
     planPreset("cpu", { availability: allAvailable(), only: ["lowResource"] }).cells.map(cellId),
   );
   assert(plan.cells.every((c) => !own.has(cellId(c))));
+  assertEquals(withStepBudget(PRESET_SPECS.cpu, 60), PRESET_SPECS.cpu);
   // A short budget never scales m below one step.
   assertEquals(withStepBudget(PRESET_SPECS.quick, 2).m, 1);
   assertThrows(() => withStepBudget(PRESET_SPECS.paper, 600), Error, "reference's epochs");

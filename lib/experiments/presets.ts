@@ -319,7 +319,8 @@ export const PRESET_SPECS: Record<PresetName, PresetSpec> = {
  * `spec` with `steps` optimizer steps per run instead of its own budget (`deno task reproduce
  * --steps N`), FISH-DIP's m and the m ablation's values scaled by the same factor (at least 1), so
  * a run refreshes its mask as often as the preset's do: the cpu preset's 60 steps and m = 10 become
- * the reference's m = 100 at 600 steps. Labelled `NAME-Nsteps`. Only for presets with a step
+ * the reference's m = 100 at 600 steps. Labelled `NAME-Nsteps` (the preset itself at its own
+ * budget). Only for presets with a step
  * budget; `paper` runs the reference's epochs.
  */
 export function withStepBudget(spec: PresetSpec, steps: number): PresetSpec {
@@ -331,6 +332,7 @@ export function withStepBudget(spec: PresetSpec, steps: number): PresetSpec {
   if (!Number.isInteger(steps) || steps < 1) {
     throw new Error(`steps must be a positive integer, got ${steps}`);
   }
+  if (steps === spec.epochs.steps) return spec; // its own budget: its own report
   const scale = steps / spec.epochs.steps;
   const scaled = (m: number) => Math.max(1, Math.round(m * scale));
   return {
