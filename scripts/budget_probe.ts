@@ -22,8 +22,8 @@ import { isMethodName } from "../lib/methods/registry.ts";
 import { PRESET_SPECS, type PresetName, PRESETS, withStepBudget } from "../lib/experiments/presets.ts";
 import { ResultsStore } from "../lib/experiments/store.ts";
 import { REPO_ROOT } from "../lib/config/paths.ts";
-import { runCell } from "../lib/reproduce/run_cell.ts";
-import { runGrid } from "../lib/reproduce/runner.ts";
+import { reproduce } from "../lib/reproduce/reproduce.ts";
+import { COUNT, parseNumberFlag } from "../lib/config/flags.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -42,14 +42,7 @@ const { values } = parseArgs({
 });
 const usage =
   "usage: deno task budget-probe --dataset NAME --fraction P [--steps 60,200] [--methods full,fishdip]";
-const list = (s: string, what: string) =>
-  s.split(",").map((x) => {
-    const v = Number(x);
-    if (!(Number.isInteger(v) && v > 0)) {
-      throw new Error(`--${what}: "${x}" is not a positive whole number\n${usage}`);
-    }
-    return v;
-  });
+const list = (s: string, what: string) => s.split(",").map((x) => parseNumberFlag(`--${what}`, x, COUNT));
 if (!values.dataset || !isDatasetName(values.dataset) || !values.fraction) throw new Error(usage);
 if (!PRESETS.includes(values.preset as PresetName)) throw new Error(`--preset: one of ${PRESETS.join(", ")}`);
 const methods = values.methods!.split(",");
@@ -58,7 +51,8 @@ const dataset = values.dataset, fraction = Number(values.fraction);
 const seeds = list(values.seeds!, "seeds"), budgets = list(values.steps!, "steps");
 const base = PRESET_SPECS[values.preset as PresetName];
 
-const { backend, blas } = await initBackend(parseBackendName(values.backend!));
+// Initialised once: each budget's reproduce() then runs on it and records it with every cell.
+await initBackend(parseBackendName(values.backend!));
 const ids: string[] = [];
 for (const steps of budgets) {
   const preset = {
@@ -67,14 +61,12 @@ for (const steps of budgets) {
     lowResource: [{ dataset, fractions: [fraction] }],
     lowResourceMethods: methods as typeof base.lowResourceMethods,
   };
-  const summary = await runGrid((cell, ctx) => runCell(cell, ctx), {
+  const summary = await reproduce({
     preset,
     only: ["lowResource"],
     dataDir: values.data,
     resultsDir: values.results,
     backbone: values.backbone,
-    backend,
-    blasThreads: blas?.threads,
     noReport: true,
     stopOnError: true,
   });

@@ -320,8 +320,7 @@ export const PRESET_SPECS: Record<PresetName, PresetSpec> = {
  * --steps N`), FISH-DIP's m and the m ablation's values scaled by the same factor (at least 1), so
  * a run refreshes its mask as often as the preset's do: the cpu preset's 60 steps and m = 10 become
  * the reference's m = 100 at 600 steps. Labelled `NAME-Nsteps` (the preset itself at its own
- * budget). Only for presets with a step
- * budget; `paper` runs the reference's epochs.
+ * budget). Only for presets with a step budget; `paper` runs the reference's epochs.
  */
 export function withStepBudget(spec: PresetSpec, steps: number): PresetSpec {
   if (spec.epochs === "paper") {

@@ -156,9 +156,7 @@ export function parseReproduceArgs(args: string[]): ReproduceArgs {
       "--workers and --shard do not combine: run one shard per machine, or N workers on one",
     );
   }
-  if (out.steps !== undefined && PRESET_SPECS[out.preset].epochs === "paper") {
-    throw new UsageError(`--steps applies to the offline presets; ${out.preset} runs the reference's epochs`);
-  }
+  if (out.steps !== undefined) asUsage(() => withStepBudget(PRESET_SPECS[out.preset], out.steps!));
   if (out.shardPending && !out.shard) {
     throw new UsageError("--shard-pending needs --shard i/N (--workers passes both to its workers)");
   }
