@@ -24,73 +24,94 @@ import { ResultsStore } from "../lib/experiments/store.ts";
 import { REPO_ROOT } from "../lib/config/paths.ts";
 import { reproduce } from "../lib/reproduce/reproduce.ts";
 import { COUNT, parseNumberFlag } from "../lib/config/flags.ts";
+import { asUsage, CommandError, runCommand, UsageError } from "../lib/config/cli.ts";
 
-const { values } = parseArgs({
-  args: Deno.args,
-  options: {
-    dataset: { type: "string" },
-    fraction: { type: "string" },
-    steps: { type: "string", default: "60,200" },
-    methods: { type: "string", default: "full,fishdip" },
-    preset: { type: "string", default: "cpu" },
-    seeds: { type: "string", default: "1" },
-    results: { type: "string", default: `${REPO_ROOT}/results` },
-    backend: { type: "string", default: "auto" },
-    data: { type: "string" },
-    backbone: { type: "string" },
-  },
-});
-const usage =
-  "usage: deno task budget-probe --dataset NAME --fraction P [--steps 60,200] [--methods full,fishdip]";
-const list = (s: string, what: string) => s.split(",").map((x) => parseNumberFlag(`--${what}`, x, COUNT));
-if (!values.dataset || !isDatasetName(values.dataset) || !values.fraction) throw new Error(usage);
-if (!PRESETS.includes(values.preset as PresetName)) throw new Error(`--preset: one of ${PRESETS.join(", ")}`);
-const methods = values.methods!.split(",");
-for (const m of methods) if (!isMethodName(m)) throw new Error(`--methods: unknown method "${m}"\n${usage}`);
-const dataset = values.dataset, fraction = Number(values.fraction);
-const seeds = list(values.seeds!, "seeds"), budgets = list(values.steps!, "steps");
-const base = PRESET_SPECS[values.preset as PresetName];
+const USAGE =
+  "deno task budget-probe --dataset NAME --fraction P [--steps 60,200] [--methods full,fishdip]\n" +
+  "  [--preset cpu] [--seeds 1] [--results DIR] [--backend B] [--data DIR] [--backbone NAME]";
 
-// Initialised once: each budget's reproduce() then runs on it and records it with every cell.
-await initBackend(parseBackendName(values.backend!));
-const ids: string[] = [];
-for (const steps of budgets) {
-  const preset = {
-    ...withStepBudget(base, steps),
+async function main() {
+  const { values } = asUsage(() =>
+    parseArgs({
+      args: Deno.args,
+      options: {
+        dataset: { type: "string" },
+        fraction: { type: "string" },
+        steps: { type: "string", default: "60,200" },
+        methods: { type: "string", default: "full,fishdip" },
+        preset: { type: "string", default: "cpu" },
+        seeds: { type: "string", default: "1" },
+        results: { type: "string", default: `${REPO_ROOT}/results` },
+        backend: { type: "string", default: "auto" },
+        data: { type: "string" },
+        backbone: { type: "string" },
+      },
+    })
+  );
+  const list = (s: string, what: string) =>
+    asUsage(() => s.split(",").map((x) => parseNumberFlag(`--${what}`, x, COUNT)));
+  if (!values.dataset) throw new UsageError("--dataset NAME is required");
+  if (!isDatasetName(values.dataset)) throw new UsageError(`--dataset: unknown dataset "${values.dataset}"`);
+  if (!values.fraction) throw new UsageError("--fraction P is required");
+  const fraction = Number(values.fraction);
+  if (!(fraction > 0 && fraction <= 1)) {
+    throw new UsageError(`--fraction: a number in (0, 1], got "${values.fraction}"`);
+  }
+  if (!PRESETS.includes(values.preset as PresetName)) {
+    throw new UsageError(`--preset: one of ${PRESETS.join(", ")}, got "${values.preset}"`);
+  }
+  const methods = values.methods!.split(",");
+  for (const m of methods) if (!isMethodName(m)) throw new UsageError(`--methods: unknown method "${m}"`);
+  const dataset = values.dataset;
+  const seeds = list(values.seeds!, "seeds"), budgets = list(values.steps!, "steps");
+  const base = PRESET_SPECS[values.preset as PresetName];
+  const presets = budgets.map((steps) => ({
+    ...asUsage(() => withStepBudget(base, steps)),
     seeds,
     lowResource: [{ dataset, fractions: [fraction] }],
     lowResourceMethods: methods as typeof base.lowResourceMethods,
-  };
-  const summary = await reproduce({
-    preset,
-    only: ["lowResource"],
-    dataDir: values.data,
-    resultsDir: values.results,
-    backbone: values.backbone,
-    noReport: true,
-    stopOnError: true,
-  });
-  if (!summary.plan.cells.length) {
-    throw new Error(`no runnable cell for ${dataset} ${fraction} (data missing?)`);
+  }));
+
+  // Initialised once: each budget's reproduce() then runs on it and records it with every cell.
+  await initBackend(asUsage(() => parseBackendName(values.backend!)));
+  const ids: string[] = [];
+  for (const preset of presets) {
+    const summary = await reproduce({
+      preset,
+      only: ["lowResource"],
+      dataDir: values.data,
+      resultsDir: values.results,
+      backbone: values.backbone,
+      noReport: true,
+      stopOnError: true,
+    });
+    if (!summary.plan.cells.length) {
+      throw new CommandError(
+        `no runnable cell for ${dataset} at ${fraction}`,
+        "check that the dataset is in the data directory (--data or $FISHDIP_DATA)",
+      );
+    }
+    ids.push(...summary.plan.cells.map(cellId));
   }
-  ids.push(...summary.plan.cells.map(cellId));
+
+  // The table of every run of this setting, from the store.
+  const store = new ResultsStore(`${values.results}/runs`);
+  store.load({ quiet: true });
+  console.log("| run | backbone | steps | entity F1 % | relation F1 % | final train loss | seconds |");
+  console.log("|---|---|---:|---:|---:|---:|---:|");
+  for (const id of ids) {
+    const r = store.get(id);
+    if (!r) continue;
+    const m = Object.values(r.metrics)[0] as Record<string, number>;
+    const pct = (v: number | undefined) => v === undefined ? "-" : (100 * v).toFixed(2);
+    const last = (r.losses ?? []).slice(-10).map((l) => l.loss);
+    const loss = last.length ? (last.reduce((a, b) => a + b, 0) / last.length).toFixed(3) : "-";
+    console.log(
+      `| ${cellLabel(r.cell)} | ${r.cell.backbone} | ${r.steps ?? r.cell.maxSteps} | ${pct(m.entity_f1)} | ${
+        pct(m.relation_f1)
+      } | ${loss} | ${r.timings.total.toFixed(0)} |`,
+    );
+  }
 }
 
-// The table of every run of this setting, from the store.
-const store = new ResultsStore(`${values.results}/runs`);
-store.load({ quiet: true });
-console.log("| run | backbone | steps | entity F1 % | relation F1 % | final train loss | seconds |");
-console.log("|---|---|---:|---:|---:|---:|---:|");
-for (const id of ids) {
-  const r = store.get(id);
-  if (!r) continue;
-  const m = Object.values(r.metrics)[0] as Record<string, number>;
-  const pct = (v: number | undefined) => v === undefined ? "-" : (100 * v).toFixed(2);
-  const last = (r.losses ?? []).slice(-10).map((l) => l.loss);
-  const loss = last.length ? (last.reduce((a, b) => a + b, 0) / last.length).toFixed(3) : "-";
-  console.log(
-    `| ${cellLabel(r.cell)} | ${r.cell.backbone} | ${r.steps ?? r.cell.maxSteps} | ${pct(m.entity_f1)} | ${
-      pct(m.relation_f1)
-    } | ${loss} | ${r.timings.total.toFixed(0)} |`,
-  );
-}
+await runCommand(main, { usage: USAGE });

@@ -180,7 +180,7 @@ async function main() {
       batch: { type: "string" },
       copy: { type: "string", default: "0.5" },
       "copy-noisy": { type: "string", default: "0.5" },
-      seed: { type: "string", default: "1" },
+      seed: { type: "string" },
       "save-every": { type: "string", default: "300" },
       "eval-every": { type: "string", default: "900" },
       "log-every": { type: "string", default: "10" },
@@ -218,7 +218,7 @@ async function main() {
   const tok = await T5Tokenizer.load(spiece);
   const cfgJson = miniConfig(paddedVocabSize(tok.pieceCount));
   const config: T5Config = parseT5Config(cfgJson);
-  const seed = Number(values.seed);
+  const seed = Number(values.seed ?? recipe?.seed ?? 1);
   const model = createT5(config, { seed });
   const sentinel = (i: number) => tok.pieceToId(`<extra_id_${i}>`);
 
