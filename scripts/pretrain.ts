@@ -122,8 +122,8 @@ async function writeRecipeCard(work: string, dir: string, st: PretrainState) {
     minutes: st.seconds / 60,
     steps: st.step,
     tokens: st.tokensSeen,
-    command:
-      `FISHDIP_BLAS_THREADS=1 deno task pretrain --recipe ${leakage.recipe.name} --backend wasm+blas\n` +
+    compute: st.compute,
+    command: `deno task pretrain --recipe ${leakage.recipe.name} --backend wasm+blas\n` +
       `deno task pretrain --recipe ${leakage.recipe.name} --export data/models/${leakage.recipe.name}`,
   });
   await Deno.writeTextFile(`${dir}/README.md`, card);
@@ -210,7 +210,7 @@ async function main() {
     console.log(await summarizePretraining(work));
     return;
   }
-  await initBackend(parseBackendName(values.backend!));
+  const backend = await initBackend(parseBackendName(values.backend!));
   const corpus = values.corpus!, data = dataDir(values.data);
   await Deno.mkdir(work, { recursive: true });
   const statePath = `${work}/state.safetensors`;
@@ -303,6 +303,7 @@ async function main() {
       throw new Error(`--embed-init must be random or glove, got "${values["embed-init"]}"`);
     }
   }
+  st.compute = backend.blas ? `${backend.backend}, ${backend.blas.threads} BLAS thread(s)` : backend.backend;
   const copyShare = recipe ? recipe.weights.copy : Number(values.copy);
   const spanShare = recipe ? recipe.weights.span : 1 - copyShare;
   const sampler = new ExampleSampler(

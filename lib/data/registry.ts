@@ -195,7 +195,7 @@ export const DATASETS: Readonly<Record<DatasetName, DatasetInfo>> = {
   },
   conll04: {
     name: "conll04",
-    offlineBackbone: "fishdip-t5-mini-mt-conll03-ade",
+    offlineBackbone: "fishdip-t5-mini-mt-conll03-ade-long",
     label: "CoNLL04",
     task: "joint_er",
     schema: CONLL04_SCHEMA,

@@ -177,7 +177,7 @@ Deno.test("offline presets start each dataset's rows from its offline backbone; 
       );
     }
     const used = new Set(plan.cells.map((c) => c.backbone));
-    assert(used.has("fishdip-t5-mini-mt-conll04") && used.has("fishdip-t5-mini-mt-conll03-ade"), preset);
+    assert(used.has("fishdip-t5-mini-mt-conll04") && used.has("fishdip-t5-mini-mt-conll03-ade-long"), preset);
     const user = planPreset(preset, { availability: allAvailable(), backbone: "t5-small" });
     assertEquals(new Set(user.cells.map((c) => c.backbone)), new Set(["t5-small"]));
     assertEquals(user.backbone, "t5-small");

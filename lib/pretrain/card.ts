@@ -32,7 +32,16 @@ const TASK_NAMES: Record<string, string> = {
 /** The card as Markdown. `summary` is `summarizePretraining`'s table; `extra` is appended as is. */
 export function backboneCard(
   leakage: LeakageReport,
-  opts: { summary: string; minutes: number; steps: number; tokens: number; command: string; extra?: string },
+  opts: {
+    summary: string;
+    minutes: number;
+    steps: number;
+    tokens: number;
+    command: string;
+    /** Backend and BLAS threads it trained on (the state's `compute`); unrecorded in older states. */
+    compute?: string;
+    extra?: string;
+  },
 ): string {
   const r = leakage.recipe;
   const weights = Object.entries(r.weights).filter(([, w]) => (w ?? 0) > 0)
@@ -40,7 +49,9 @@ export function backboneCard(
   const lines = [
     `# ${r.name}`,
     "",
-    `A multi-task offline backbone: \`${r.init}\` (the project's self-supervised t5-mini, see its card)`,
+    `A multi-task offline backbone: \`${r.init}\` (${
+      r.init === "fishdip-t5-mini" ? "the project's self-supervised t5-mini" : "itself a multi-task backbone"
+    }, see its card)`,
     "continued on a mixture of T5 span corruption and supervised TANL tasks, as T5 v1.0 itself was",
     "pre-trained on a mixture of unsupervised and supervised tasks. Same shape, vocabulary and",
     "tokenizer as its initial checkpoint; BF16 weights, widened to float32 on loading.",
@@ -60,10 +71,13 @@ export function backboneCard(
     `| optimizer | Adafactor as T5 pretrained: relative step min(1e-2, 1/√step), parameter-scaled, no momentum, no dropout |`,
     `| steps | ${opts.steps.toLocaleString("en-US")} |`,
     `| tokens seen (inputs + targets) | ${opts.tokens.toLocaleString("en-US")} |`,
-    `| time | ${
-      opts.minutes.toFixed(0)
-    } min of one process with one BLAS thread (wasm+blas), sharing two cores |`,
+    `| time | ${opts.minutes.toFixed(0)} min of one process (${opts.compute ?? "backend not recorded"}) |`,
+    ...(r.seed === undefined ? [] : [`| seed of the draws | ${r.seed} |`]),
     "",
+    ...(r.init === "fishdip-t5-mini" ? [] : [
+      `\`data/models/${r.init}\` must be there first (its card says how it was made).`,
+      "",
+    ]),
     "```sh",
     opts.command,
     "```",

@@ -35,3 +35,22 @@ Deno.test("backbone card: the recipe, the served datasets and every leakage coun
   assertStringIncludes(card, "| steps | 1,600 |");
   assertStringIncludes(card, "| loss table |");
 });
+
+Deno.test("backbone card: a continued recipe names its initial backbone, its seed and where it trained", () => {
+  const recipe = BACKBONE_RECIPES["fishdip-t5-mini-mt-conll03-ade-long"];
+  const leakage: LeakageReport = {
+    recipe,
+    rule: "no label of a served dataset",
+    evaluation_sentences: { "conll04/test": 288 },
+    distinct_evaluation_keys: 288,
+    tasks: {},
+    corpus_dropped_as_evaluation_sentences: {},
+  };
+  const opts = { summary: "", minutes: 30.6, steps: 1600, tokens: 1e6, command: "x" };
+  const card = backboneCard(leakage, { ...opts, compute: "wasm+blas, 2 BLAS thread(s)" });
+  assertStringIncludes(card, "`fishdip-t5-mini-mt-conll03-ade` (itself a multi-task backbone, see its card)");
+  assertStringIncludes(card, "`data/models/fishdip-t5-mini-mt-conll03-ade` must be there first");
+  assertStringIncludes(card, "| seed of the draws | 2 |");
+  assertStringIncludes(card, "| time | 31 min of one process (wasm+blas, 2 BLAS thread(s)) |");
+  assertStringIncludes(backboneCard(leakage, opts), "(backend not recorded)");
+});

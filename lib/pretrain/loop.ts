@@ -35,6 +35,8 @@ export interface PretrainState {
   init?: string;
   /** The recipe a multi-task run follows; a state is never resumed under another one. */
   recipe?: string;
+  /** Where the latest session of the run trained: backend and BLAS threads (for its card's time). */
+  compute?: string;
 }
 
 /** Writes the weights, the optimizer's state (if given) and `state` to one file, atomically. */

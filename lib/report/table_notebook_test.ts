@@ -10,7 +10,7 @@ Deno.test("table notebooks state the preset's actual backbones, steps, seeds, k,
     const text = quick.settingsMarkdown();
     assertStringIncludes(
       text,
-      "Preset `quick`: backbone fishdip-t5-mini-mt-conll03-ade; 30 optimizer steps of batch 8",
+      "Preset `quick`: backbone fishdip-t5-mini-mt-conll03-ade-long; 30 optimizer steps of batch 8",
     );
     assertStringIncludes(text, "k = 1 %, m = 10, n = 1, 3, 10");
     const paper = new TableNotebook("lowResource", { preset: "paper", resultsDir, run: false }, never);

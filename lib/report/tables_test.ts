@@ -183,9 +183,12 @@ Deno.test("buildTables and the manifest on a whole preset with 'needs' rows", ()
   const c04 = m.cells.find((c) => c.label.startsWith("conll04"))!;
   assertEquals([c03.backbone, c04.backbone], [
     "fishdip-t5-mini-mt-conll04",
-    "fishdip-t5-mini-mt-conll03-ade",
+    "fishdip-t5-mini-mt-conll03-ade-long",
   ]);
-  assertStringIncludes(md, `| ${c04.cellId} | ${c04.tables.join(" ")} | fishdip-t5-mini-mt-conll03-ade |`);
+  assertStringIncludes(
+    md,
+    `| ${c04.cellId} | ${c04.tables.join(" ")} | fishdip-t5-mini-mt-conll03-ade-long |`,
+  );
   assertStringIncludes(md, "Backbones ");
 });
 
