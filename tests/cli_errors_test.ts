@@ -38,6 +38,7 @@ Deno.test({
     const ft = (...a: string[]) => tool("finetune.ts", ["--dataset", "conll04", ...a]);
     // reproduce only ever writes into the temporary folder, should a case slip through.
     const rp = (...a: string[]) => tool("reproduce.ts", ["--results", dir, "--report-only", ...a]);
+    const bp = (...a: string[]) => tool("budget_probe.ts", ["--dataset", "conll04", "--results", dir, ...a]);
     try {
       const cases: [Promise<{ code: number; err: string }>, string][] = [
         [ft("--fraction", "2"), "--fraction must be a number in (0, 1]"],
@@ -52,6 +53,11 @@ Deno.test({
         [rp("--only", ","), "--only needs at least one table"],
         [rp("--backend"), "--backend needs a value"],
         [rp("--workers", "0"), "--workers must be"],
+        [bp("--fraction", "2"), "--fraction: a number in (0, 1]"],
+        [bp("--fraction", "0.01", "--steps", "60,0"), "--steps must be a whole number of at least 1"],
+        [bp("--fraction", "0.01", "--methods", "full,constructor"), 'unknown method "constructor"'],
+        [bp("--fraction", "0.01", "--preset", "paper"), "a step budget applies to the offline presets"],
+        [tool("budget_probe.ts", ["--fraction", "0.01"]), "--dataset NAME is required"],
       ];
       for (const [run, message] of cases) {
         const r = await run;
