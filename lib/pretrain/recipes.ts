@@ -13,7 +13,8 @@
  * evaluation sentence.
  *
  * The CoNLL04 rows start from that group's backbone trained twice as long (`...-long`, the same
- * mixture continued): on CoNLL04 1 % it lifted every method at the cpu preset's budget.
+ * mixture continued): at the cpu preset's budget it lifted full fine-tuning by 5-6 entity-F1 points
+ * at every fraction, the sparse methods by at most 2 (its card has the figures).
  *
  * @module
  */
