@@ -23,7 +23,7 @@ import { PRESET_SPECS, type PresetName, PRESETS, withStepBudget } from "../lib/e
 import { ResultsStore } from "../lib/experiments/store.ts";
 import { REPO_ROOT } from "../lib/config/paths.ts";
 import { reproduce } from "../lib/reproduce/reproduce.ts";
-import { COUNT, parseNumberFlag } from "../lib/config/flags.ts";
+import { COUNT, FRACTION, parseNumberFlag } from "../lib/config/flags.ts";
 import { asUsage, CommandError, runCommand, UsageError } from "../lib/config/cli.ts";
 
 const USAGE =
@@ -48,15 +48,11 @@ async function main() {
       },
     })
   );
-  const list = (s: string, what: string) =>
-    asUsage(() => s.split(",").map((x) => parseNumberFlag(`--${what}`, x, COUNT)));
+  const list = (s: string, what: string) => s.split(",").map((x) => parseNumberFlag(`--${what}`, x, COUNT));
   if (!values.dataset) throw new UsageError("--dataset NAME is required");
   if (!isDatasetName(values.dataset)) throw new UsageError(`--dataset: unknown dataset "${values.dataset}"`);
   if (!values.fraction) throw new UsageError("--fraction P is required");
-  const fraction = Number(values.fraction);
-  if (!(fraction > 0 && fraction <= 1)) {
-    throw new UsageError(`--fraction: a number in (0, 1], got "${values.fraction}"`);
-  }
+  const fraction = parseNumberFlag("--fraction", values.fraction, FRACTION);
   if (!PRESETS.includes(values.preset as PresetName)) {
     throw new UsageError(`--preset: one of ${PRESETS.join(", ")}, got "${values.preset}"`);
   }

@@ -53,7 +53,7 @@ Deno.test({
         [rp("--only", ","), "--only needs at least one table"],
         [rp("--backend"), "--backend needs a value"],
         [rp("--workers", "0"), "--workers must be"],
-        [bp("--fraction", "2"), "--fraction: a number in (0, 1]"],
+        [bp("--fraction", "2"), "--fraction must be a number in (0, 1]"],
         [bp("--fraction", "0.01", "--steps", "60,0"), "--steps must be a whole number of at least 1"],
         [bp("--fraction", "0.01", "--methods", "full,constructor"), 'unknown method "constructor"'],
         [bp("--fraction", "0.01", "--preset", "paper"), "a step budget applies to the offline presets"],

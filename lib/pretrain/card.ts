@@ -44,13 +44,14 @@ export function backboneCard(
   },
 ): string {
   const r = leakage.recipe;
+  const fromSelfSupervised = r.init === "fishdip-t5-mini";
   const weights = Object.entries(r.weights).filter(([, w]) => (w ?? 0) > 0)
     .map(([k, w]) => `${k} ${Math.round(100 * w!)} %`).join(", ");
   const lines = [
     `# ${r.name}`,
     "",
     `A multi-task offline backbone: \`${r.init}\` (${
-      r.init === "fishdip-t5-mini" ? "the project's self-supervised t5-mini" : "itself a multi-task backbone"
+      fromSelfSupervised ? "the project's self-supervised t5-mini" : "itself a multi-task backbone"
     }, see its card)`,
     "continued on a mixture of T5 span corruption and supervised TANL tasks, as T5 v1.0 itself was",
     "pre-trained on a mixture of unsupervised and supervised tasks. Same shape, vocabulary and",
@@ -74,7 +75,7 @@ export function backboneCard(
     `| time | ${opts.minutes.toFixed(0)} min of one process (${opts.compute ?? "backend not recorded"}) |`,
     ...(r.seed === undefined ? [] : [`| seed of the draws | ${r.seed} |`]),
     "",
-    ...(r.init === "fishdip-t5-mini" ? [] : [
+    ...(fromSelfSupervised ? [] : [
       `\`data/models/${r.init}\` must be there first (its card says how it was made).`,
       "",
     ]),
