@@ -13,6 +13,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { T5Model } from "../../t5/model.ts";
+import { seededDropout } from "../../t5/dropout.ts";
 import {
   applyPeft,
   kaimingUniform,
@@ -110,9 +111,7 @@ export function buildLora(model: T5Model, config: LoraConfig, state: PeftState, 
         const y = tf.matMul(x, w, false, true) as tf.Tensor2D; // (N, out): the frozen layer
         const f = factors.get(name);
         if (!f) return y;
-        const xd = state.training && dropout > 0
-          ? tf.dropout(x, dropout, undefined, model.nextDropoutSeed())
-          : x;
+        const xd = state.training && dropout > 0 ? seededDropout(x, dropout, model.nextDropoutSeed()) : x;
         // (N, in) Aᵀ → (N, r), then Bᵀ → (N, out); the rank-r path never forms B·A.
         const delta = tf.matMul(tf.matMul(xd, f.a, false, true), f.b, false, true);
         return y.add(delta.mul(scale)) as tf.Tensor2D;
