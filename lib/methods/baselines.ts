@@ -10,7 +10,7 @@ import { keepCount, type MaskStats, randomMask, seededUniform, selectTopK, type 
 import { accumulateFisher, parameterShapes } from "./fishdip.ts";
 import { type DeviceMask, maskOnBackend, MaskSlot, selectTopKOnBackend } from "./device_mask.ts";
 import { fisherSumsOnBackend } from "./scoring_fisher.ts";
-import type { MethodContext, SparseMethod } from "./types.ts";
+import type { GradientNeeds, MethodContext, SparseMethod } from "./types.ts";
 import type { T5Inputs } from "../t5/model.ts";
 import { type CreateContext, maskSetup, type MethodSetup, type MethodSpec } from "./spec.ts";
 import { COUNT, FRACTION } from "../config/flags.ts";
@@ -105,6 +105,10 @@ export abstract class FixedMaskMethod<E, B> implements SparseMethod<E, B> {
   maskGradients(grads: Map<string, tf.Tensor>): void {
     if (!this.slot.current) throw new Error(`${this.name}: maskGradients before prepare()`);
     this.slot.apply(grads);
+  }
+  /** Nothing but the mask reads a step's gradients. */
+  gradientNeeds(): GradientNeeds | null {
+    return this.slot.needs();
   }
   restoreMask(mask: SparseMask | null): void {
     this.setMask(mask);

@@ -36,7 +36,8 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { type MaskStats, type ParamMask, selectTopK, SparseMask } from "./mask.ts";
+import { gradientNeedsOf, type MaskStats, type ParamMask, selectTopK, SparseMask } from "./mask.ts";
+import type { GradientNeeds } from "./types.ts";
 
 /** Largest integer float32 adds exactly: the most entries one backend count may cover. */
 export const EXACT_COUNT = 2 ** 24;
@@ -477,6 +478,7 @@ export function maskOnBackend(setting: "auto" | boolean): boolean {
 export class MaskSlot {
   private held: SparseMask | DeviceMask | null = null;
   private exported: SparseMask | null = null;
+  private heldNeeds: GradientNeeds | null = null;
 
   constructor(private readonly owner: string) {}
 
@@ -507,6 +509,12 @@ export class MaskSlot {
     return this.exported;
   }
 
+  /** The gradients the mask in force lets through (computed once per mask); null without one. */
+  needs(): GradientNeeds | null {
+    if (this.held === null) return null;
+    return this.heldNeeds ??= gradientNeedsOf(this.exported ?? this.held);
+  }
+
   /** Masks the gradients in place. */
   apply(grads: Map<string, tf.Tensor>): void {
     if (!this.held) throw new Error(`${this.owner}: maskGradients before prepare()`);
@@ -532,6 +540,6 @@ export class MaskSlot {
   dispose(): void {
     this.held?.dispose();
     this.exported?.dispose();
-    this.held = this.exported = null;
+    this.held = this.exported = this.heldNeeds = null;
   }
 }

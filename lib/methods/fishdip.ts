@@ -42,7 +42,14 @@ import { keepCount, type MaskStats, selectTopK, type SparseMask } from "./mask.t
 import { accumulateFisherOnBackend, FISHER_ON_BACKEND_BYTES, fisherSumsOnBackend } from "./scoring_fisher.ts";
 import { type DeviceMask, maskOnBackend, MaskSlot, selectTopKOnBackend } from "./device_mask.ts";
 import { type CreateContext, maskSetup, type MethodSetup, type MethodSpec } from "./spec.ts";
-import type { MethodContext, ModeOptions, SparseMethod, TrainableModel, TrainingSet } from "./types.ts";
+import type {
+  GradientNeeds,
+  MethodContext,
+  ModeOptions,
+  SparseMethod,
+  TrainableModel,
+  TrainingSet,
+} from "./types.ts";
 import { COUNT, FRACTION } from "../config/flags.ts";
 import { scorePerExample, type ScoringHints } from "./scoring.ts";
 
@@ -308,6 +315,10 @@ export class FishDip<E = unknown, B = unknown> implements SparseMethod<E, B> {
 
   maskGradients(grads: Map<string, tf.Tensor>): void {
     this.slot.apply(grads);
+  }
+  /** Nothing but the mask reads a step's gradients (the Fisher takes its own). */
+  gradientNeeds(): GradientNeeds | null {
+    return this.slot.needs();
   }
 
   /** A checkpoint's mask stays index lists until the next refresh (they apply on any backend). */

@@ -27,6 +27,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import type { GradientNeeds } from "./types.ts";
 
 /** One parameter's mask: its shape and the sorted flat indices of its trainable entries. */
 export interface ParamMask {
@@ -59,6 +60,31 @@ export interface MaskStats {
   readonly totalSize: number;
   /** Kept entries per parameter, in parameter order. */
   keptPerParam(): Map<string, number>;
+}
+
+/**
+ * The gradients a mask lets through (`GradientNeeds` in types.ts): the parameters with kept
+ * entries, and, where the mask's index lists are at hand, the rows of each matrix that hold
+ * them when that is not every row. A backend mask gives counts only, so whole parameters.
+ */
+export function gradientNeedsOf(mask: MaskStats): GradientNeeds {
+  const params = new Set<string>();
+  for (const [name, kept] of mask.keptPerParam()) if (kept > 0) params.add(name);
+  const rows = new Map<string, Int32Array>();
+  if (mask instanceof SparseMask) {
+    for (const [name, m] of mask.params) {
+      if (m.shape.length !== 2 || m.kept.length === 0) continue;
+      const cols = m.shape[1];
+      const touched: number[] = [];
+      // Kept indices are sorted, so their rows come in order.
+      for (const i of m.kept) {
+        const row = Math.floor(i / cols);
+        if (touched[touched.length - 1] !== row) touched.push(row);
+      }
+      if (touched.length < m.shape[0]) rows.set(name, Int32Array.from(touched));
+    }
+  }
+  return { params, rows };
 }
 
 /** A mask as plain data (for checkpoints): per parameter, its shape and sorted kept indices. */

@@ -7,9 +7,15 @@
  *
  * @module
  */
-import type * as tf from "@tensorflow/tfjs";
-import { t5AccumulatedGrads, type T5Inputs, type T5Model, t5PerExampleLoss } from "../t5/model.ts";
-import type { ModeOptions, TrainableModel } from "./types.ts";
+import * as tf from "@tensorflow/tfjs";
+import {
+  t5AccumulatedGrads,
+  type T5Inputs,
+  type T5Model,
+  t5PerExampleLoss,
+  t5ValueAndGrads,
+} from "../t5/model.ts";
+import type { GradientNeeds, ModeOptions, TrainableModel } from "./types.ts";
 import type { ScoringHints } from "./scoring.ts";
 
 /** Options of {@link t5Trainable}. */
@@ -36,8 +42,25 @@ export function t5Trainable(
     parameters: (): Map<string, tf.Variable> => model.params,
     perExampleLoss: (batch: T5Inputs, m: ModeOptions) =>
       t5PerExampleLoss(model, batch, { training: m.training, ignorePadLabels }),
-    lossAndGrads: (batch: T5Inputs, m: ModeOptions) =>
-      t5AccumulatedGrads(model, batch, { training: m.training, ignorePadLabels, passBytes }),
+    lossAndGrads: (batch: T5Inputs, m: ModeOptions, needs?: GradientNeeds) => {
+      const opts = { training: m.training, ignorePadLabels, passBytes };
+      if (!needs) return t5AccumulatedGrads(model, batch, opts);
+      // Only the needed parameters are sources of the backward pass (tfjs then skips the others'
+      // weight gradients), and the output projection computes only the needed rows of its own.
+      const names = [...model.params.keys()].filter((n) => needs.params.has(n));
+      const head = model.lmHeadWeightName();
+      const headGradRows = needs.params.has(head) ? needs.rows.get(head) : new Int32Array(0);
+      const out = t5AccumulatedGrads(
+        model,
+        batch,
+        { ...opts, headGradRows },
+        (f) => t5ValueAndGrads(model, f, names),
+      );
+      // Every parameter, in the model's order, zeros where nothing was needed.
+      const grads = new Map<string, tf.Tensor>();
+      for (const [n, v] of model.params) grads.set(n, out.grads.get(n) ?? tf.zerosLike(v));
+      return { loss: out.loss, grads };
+    },
     deterministic: (m: ModeOptions) => !m.training || model.config.dropout_rate === 0,
   };
 }

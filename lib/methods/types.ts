@@ -26,10 +26,30 @@ export interface TrainableModel<B> {
    */
   perExampleLoss(batch: B, opts: ModeOptions): tf.Tensor1D;
   /**
-   * The mean loss of `batch` and its gradient for every parameter (same names and shapes as
-   * {@link parameters}). The caller disposes `loss` and every gradient.
+   * The mean loss of `batch` and its gradient for every parameter (same names, shapes and order as
+   * {@link parameters}). With `needs`, the gradients outside it may come back as zeros (a model
+   * may skip computing them). The caller disposes `loss` and every gradient.
    */
-  lossAndGrads(batch: B, opts: ModeOptions): { loss: tf.Scalar; grads: Map<string, tf.Tensor> };
+  lossAndGrads(
+    batch: B,
+    opts: ModeOptions,
+    needs?: GradientNeeds,
+  ): { loss: tf.Scalar; grads: Map<string, tf.Tensor> };
+}
+
+/**
+ * Which gradient entries a step can use when a mask keeps only some: gradients outside it are
+ * zeroed by the mask anyway, so a model may skip computing them and the masked gradients are the
+ * same.
+ */
+export interface GradientNeeds {
+  /** Parameters with at least one kept entry. */
+  params: ReadonlySet<string>;
+  /**
+   * For matrices whose kept entries lie in some of their rows only: those rows, sorted. A
+   * parameter absent here needs every row.
+   */
+  rows: ReadonlyMap<string, Int32Array>;
 }
 
 /** The training subset, and how to turn examples into a batch. */
@@ -79,6 +99,11 @@ export interface SparseMethod<E = unknown, B = unknown> {
   beforeStep(step: number, ctx: MethodContext<E, B>): Promise<boolean>;
   /** Masks the gradients in place (replacing and disposing the map's tensors). */
   maskGradients(grads: Map<string, tf.Tensor>): void;
+  /**
+   * The gradient entries the next step's {@link maskGradients} lets through, when nothing else
+   * reads the gradients (absent or null: every entry is needed).
+   */
+  gradientNeeds?(): GradientNeeds | null;
   /**
    * Takes back the mask of a checkpoint instead of computing one in {@link prepare} (resuming a
    * killed run at the step it was saved). The method owns the mask afterwards.

@@ -88,7 +88,12 @@ export class T5Model {
 
   /** The output projection's weight (V, D): `shared.weight` when tied. */
   lmHeadWeight(): tf.Variable {
-    return this.config.tie_word_embeddings ? this.param("shared.weight") : this.param("lm_head.weight");
+    return this.param(this.lmHeadWeightName());
+  }
+
+  /** Hugging Face name of the output projection's weight (the embedding when tied). */
+  lmHeadWeightName(): string {
+    return this.config.tie_word_embeddings ? "shared.weight" : "lm_head.weight";
   }
 
   /** Reseeds dropout; each dropout call then draws the next seed, so runs are reproducible. */
@@ -757,6 +762,13 @@ export interface T5LossOptions {
   /** Training mode (dropout on). Default false. */
   training?: boolean;
   /**
+   * Rows of the output projection's weight whose gradient is wanted, sorted; the other rows'
+   * gradient from the projection comes back as zeros. A sparse update whose mask keeps entries in
+   * a few hundred of the 32128 vocabulary rows then skips most of the projection's weight
+   * gradient, a third of the output projection's work. Default: every row.
+   */
+  headGradRows?: Int32Array;
+  /**
    * Divide the summed token losses by this count instead of the batch's own number of counted
    * positions: a slice of a batch then contributes its share of the whole batch's mean loss
    * (gradient accumulation, {@link t5AccumulatedGrads}).
@@ -766,6 +778,29 @@ export interface T5LossOptions {
 
 /** Logit elements of one chunk of rows in {@link lmHeadCrossEntropy}: 8M floats, 32 MiB. */
 const CE_CHUNK_ELEMENTS = 8 * 1024 * 1024;
+
+/**
+ * Multiply-adds up to which OpenBLAS may compute a product with its small-matrix kernels, whose
+ * summation order differs from the blocked kernels of a large product.
+ */
+const SMALL_PRODUCT = 2 ** 20;
+
+/**
+ * Rows `rows` (sorted, distinct) of gᵀ x for g (n, V) and x (n, D), the same bits as those rows of
+ * the full product: the subset is padded with copies of its last row until the product is larger
+ * than {@link SMALL_PRODUCT}, so that BLAS computes it with the full product's kernels (unpadded,
+ * rows of such a small product differ in the last bits: measured on OpenBLAS).
+ */
+function productRows(g: tf.Tensor2D, x: tf.Tensor2D, rows: Int32Array): tf.Tensor2D {
+  const [n, V] = g.shape, D = x.shape[1];
+  const padded = Math.min(V, Math.max(rows.length, Math.floor(SMALL_PRODUCT / (n * D)) + 1));
+  return tf.tidy(() => {
+    const idx = new Int32Array(padded).fill(rows[rows.length - 1]);
+    idx.set(rows);
+    const p = tf.matMul(tf.gather(g, tf.tensor1d(idx, "int32"), 1), x, true, false);
+    return (padded === rows.length ? p : p.slice([0, 0], [rows.length, D])) as tf.Tensor2D;
+  });
+}
 
 /**
  * Cross-entropy of the output projection, fused: for rows x (N, D), head W (V, D) and labels (N,
@@ -787,6 +822,7 @@ export function lmHeadCrossEntropy(
   w: tf.Tensor2D,
   labels: tf.Tensor1D,
   chunkElements = CE_CHUNK_ELEMENTS,
+  gradRows?: Int32Array,
 ): tf.Tensor1D {
   const [N] = x.shape;
   const V = w.shape[0];
@@ -832,6 +868,13 @@ export function lmHeadCrossEntropy(
       gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
         const [xv, wv, lv] = saved;
         const k = chunks.length;
+        // dW = Gᵀ x for every row, for none (zeros), or for the wanted rows only: the same
+        // products as the full one's rows, scattered into zeros.
+        const want = gradRows === undefined || gradRows.length === V
+          ? "all"
+          : gradRows.length
+          ? "some"
+          : "none";
         const dxs: tf.Tensor[] = [];
         let dw: tf.Tensor | undefined;
         chunks.forEach(([r, n], i) => {
@@ -841,9 +884,13 @@ export function lmHeadCrossEntropy(
             // One-hot part as a scatter (tfjs-wasm 4.22's float32 oneHot writes integer bits).
             const hot = tf.scatterND(labelPositions(lv, r, n).reshape([n, 1]), d, [n * V]).reshape([n, V]);
             const g = probsTimesDy.sub(hot) as tf.Tensor2D; // d loss / d logits, (n, V)
-            return [tf.matMul(g, wv as tf.Tensor2D), tf.matMul(g, xv.slice([r, 0], [n, -1]), true, false)];
+            const dxc = tf.matMul(g, wv as tf.Tensor2D);
+            if (want === "none") return [dxc];
+            const xc = xv.slice([r, 0], [n, -1]) as tf.Tensor2D;
+            return [dxc, want === "some" ? productRows(g, xc, gradRows!) : tf.matMul(g, xc, true, false)];
           });
           dxs.push(dxc);
+          if (dwc === undefined) return;
           if (dw === undefined) dw = dwc;
           else {
             const sum = dw.add(dwc);
@@ -853,6 +900,14 @@ export function lmHeadCrossEntropy(
         });
         const dx = tf.concat(dxs);
         tf.dispose(dxs);
+        if (want !== "all") {
+          const D = (wv as tf.Tensor2D).shape[1];
+          const full = want === "some"
+            ? tf.tidy(() => tf.scatterND(tf.tensor2d(gradRows!, [gradRows!.length, 1], "int32"), dw!, [V, D]))
+            : tf.zerosLike(wv);
+          dw?.dispose();
+          dw = full;
+        }
         return [dx, dw!, tf.zerosLike(lv)];
       },
     };
@@ -870,6 +925,7 @@ export function lmHeadNll(
   h: tf.Tensor3D,
   labels: tf.Tensor2D,
   ignoreId: number | undefined = undefined,
+  headGradRows?: Int32Array,
 ): { nll: tf.Tensor2D; weights: tf.Tensor2D } {
   return tf.tidy(() => {
     const [B, T] = h.shape;
@@ -878,7 +934,7 @@ export function lmHeadNll(
     let keep = l.notEqual(-100);
     if (ignoreId !== undefined) keep = keep.logicalAnd(l.notEqual(ignoreId));
     const safe = tf.where(keep, l, tf.zerosLike(l)); // any valid id; its value is masked out
-    const nll = lmHeadCrossEntropy(x, w, safe.reshape([B * T]) as tf.Tensor1D); // (B·T)
+    const nll = lmHeadCrossEntropy(x, w, safe.reshape([B * T]) as tf.Tensor1D, undefined, headGradRows); // (B·T)
     const weights = keep.toFloat();
     return { nll: nll.reshape([B, T]).mul(weights) as tf.Tensor2D, weights: weights as tf.Tensor2D };
   });
@@ -888,7 +944,8 @@ function nllOf(model: T5Model, inputs: T5Inputs, opts: T5LossOptions) {
   if (!inputs.labels) throw new Error("a T5 loss needs labels");
   const labels = toTensor(inputs.labels);
   const { dec } = runStacks(model, inputs, { training: opts.training });
-  return lmHeadNll(model, dec.last, labels, opts.ignorePadLabels ? model.config.pad_token_id : undefined);
+  const ignoreId = opts.ignorePadLabels ? model.config.pad_token_id : undefined;
+  return lmHeadNll(model, dec.last, labels, ignoreId, opts.headGradRows);
 }
 
 /**
