@@ -133,9 +133,9 @@ class Clock {
 function timedTrainable(m: TrainableModel<T5Inputs>, clock: Clock): TrainableModel<T5Inputs> {
   return {
     ...m, // the scoring pass's hints too
-    lossAndGrads: (b, o) => {
+    lossAndGrads: (b, o, needs) => {
       if (clock.maskStart !== undefined) clock.firstGrad ??= performance.now();
-      return m.lossAndGrads(b, o);
+      return m.lossAndGrads(b, o, needs);
     },
   };
 }
