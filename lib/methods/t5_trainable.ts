@@ -3,7 +3,8 @@
  * (ids, masks, labels), the per-example loss is `t5PerExampleLoss` (mean over each row's label
  * positions, pads counted unless `ignorePadLabels`), and gradients come from `t5AccumulatedGrads`
  * (one pass, or slices of the batch whose gradients are summed when it would not fit) over every
- * parameter (tied duplicates appear once, as in Hugging Face's `named_parameters()`).
+ * parameter (tied duplicates appear once, as in Hugging Face's `named_parameters()`), or, for a
+ * masked step, over the parameters and output-projection rows its mask keeps (`GradientNeeds`).
  *
  * @module
  */
@@ -44,7 +45,8 @@ export function t5Trainable(
       t5PerExampleLoss(model, batch, { training: m.training, ignorePadLabels }),
     lossAndGrads: (batch: T5Inputs, m: ModeOptions, needs?: GradientNeeds) => {
       const opts = { training: m.training, ignorePadLabels, passBytes };
-      if (!needs) return t5AccumulatedGrads(model, batch, opts);
+      // (A mask that keeps nothing at all leaves no source for tfjs's gradients: compute them all.)
+      if (!needs || needs.params.size === 0) return t5AccumulatedGrads(model, batch, opts);
       // Only the needed parameters are sources of the backward pass (tfjs then skips the others'
       // weight gradients), and the output projection computes only the needed rows of its own.
       const names = [...model.params.keys()].filter((n) => needs.params.has(n));
