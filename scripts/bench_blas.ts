@@ -16,7 +16,8 @@
  * `scorePerExample` as a refresh runs it (training mode with dropout 0, so length-bucketed up to
  * its token budget), against the comparator's `--mode scoring` on one batch of the same shape;
  * `--no-fused-ce` composes its loss from tfjs ops instead of the fused kernel
- * (`lib/backend/row_cross_entropy.ts`).
+ * (`lib/backend/row_cross_entropy.ts`). `--t5-dropout 0.1` trains the step with dropout, as a grid
+ * cell does, on both sides (default 0, as the comparator's).
  *
  * Benchmarks (float32, median of `--runs` (7) after 2 warm-ups; the op call is timed, which on
  * these synchronous backends is the whole computation; reading the result back is not):
@@ -166,9 +167,11 @@ async function t5Benchmark(args: string[]): Promise<number | undefined> {
   const steps = Number(flag(args, "t5-steps", "3")), warmup = Number(flag(args, "t5-warmup", "1"));
   const backends = flag(args, "t5-backends", "wasm,wasm+blas").split(",") as BackendName[];
   const { batch } = t5Mode(args);
-  const o = { shape, batch, src: 128, tgt: 64, k: 1 };
+  const dropout = Number(flag(args, "t5-dropout", "0"));
+  const o = { shape, batch, src: 128, tgt: 64, k: 1, dropout };
   console.log(
     `\nT5 step: ${shape} ${JSON.stringify(SHAPES[shape])}, batch ${batch}, src 128, tgt 64, k 1%, ` +
+      (dropout > 0 ? `dropout ${dropout}, ` : "") +
       `${warmup} warm-up + ${steps} timed steps (forward, loss, backward, mask, clip, Adafactor)`,
   );
   let blasMedian: number | undefined;
@@ -276,6 +279,7 @@ async function torchBenchmark(args: string[], tfjsSeconds: number | undefined): 
     "--warmup",
     "2",
     "--json",
+    ...(mode === "step" ? ["--dropout", flag(args, "t5-dropout", "0")] : []),
   ];
   console.log(`\nPyTorch: LD_LIBRARY_PATH=${openmpDir} ${python} ${cmdArgs.join(" ")}`);
   let out: Deno.CommandOutput;

@@ -13,7 +13,7 @@
  * `--mode scoring` profiles FISH-DIP's scoring pass instead ({@link createT5Scoring}).
  *
  * Options: `--config t5-mini|t5-small|tiny` (t5-mini), `--batch 8 --src 128 --tgt 64`, `--k 1`
- * (percent of gradient entries kept), `--steps 2` (timed), `--warmup 1`, `--top 20` (kernels
+ * (percent of gradient entries kept), `--dropout 0` (a step's dropout rate; grid cells train with 0.1), `--steps 2` (timed), `--warmup 1`, `--top 20` (kernels
  * listed), `--backends wasm,wasm+blas` (add `wasm-stock` for tfjs's wasm kernels without this
  * project's fixes: broadcast comparisons, transposed and batched products, zero-copy Identity,
  * Sum/Mean and GatherV2 fast paths, see `lib/backend`). Times are wall-clock medians; on a shared
@@ -51,6 +51,8 @@ export interface StepOptions {
   tgt: number;
   /** Percent of gradient entries the fixed mask keeps. */
   k: number;
+  /** Dropout rate of a training step (default 0: no dropout, the comparator's default too). */
+  dropout?: number;
   seed?: number;
 }
 
@@ -79,7 +81,8 @@ function randomIds(rows: number, cols: number, vocab: number, seed: number): num
 export function createT5Step(o: StepOptions): T5Step {
   // Not 0: tfjs treats a seed of 0 as "no seed", and createT5 seeds its first parameter with seed·1000003.
   const seed = o.seed ?? 1;
-  const config = parseT5Config({ ...SHAPES[o.shape], dropout_rate: 0 });
+  const dropout = o.dropout ?? 0;
+  const config = parseT5Config({ ...SHAPES[o.shape], dropout_rate: dropout });
   const model = createT5(config, { seed });
   const masks = new Map<string, tf.Tensor>();
   let i = 0;
@@ -97,7 +100,7 @@ export function createT5Step(o: StepOptions): T5Step {
   return {
     params: t5ParameterCount(config),
     async run() {
-      const { loss, grads } = t5ValueAndGrads(model, () => t5Loss(model, inputs));
+      const { loss, grads } = t5ValueAndGrads(model, () => t5Loss(model, inputs, { training: dropout > 0 }));
       for (const [name, g] of grads) {
         grads.set(name, g.mul(masks.get(name)!));
         g.dispose();
@@ -201,6 +204,7 @@ if (import.meta.main) {
     src: Number(flag(args, "src", "128")),
     tgt: Number(flag(args, "tgt", "64")),
     k: Number(flag(args, "k", "1")),
+    dropout: Number(flag(args, "dropout", "0")),
   };
   const scoring = flag(args, "mode", "step") === "scoring";
   if (!SHAPES[o.shape]) throw new Error(`--config must be one of ${Object.keys(SHAPES).join(", ")}`);
