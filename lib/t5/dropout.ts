@@ -5,9 +5,9 @@
  * calls seedrandom's Alea generator through two closures per element and then runs three more
  * elementwise kernels (add the keep probability, floor, divide by it). On wasm that costs about
  * 16 ns an element, and a T5 pass in training mode draws a mask for every attention matrix and
- * every hidden state: on t5-mini (batch 8, 128 + 64 tokens) about 18M elements, a third of a
- * training step and more than half of a forward pass in training mode (FISH-DIP's scoring pass
- * at a refresh).
+ * every hidden state: on t5-mini (batch 8, 128 + 64 tokens) about 18M elements, about a quarter
+ * of a training step and more than a third of a forward pass in training mode (FISH-DIP's scoring
+ * pass at a refresh), measured on a shared machine.
  *
  * {@link dropoutMultiplier} seeds the same generator (seedrandom's Alea, from the same seed
  * string), steps its recurrence in one tight loop and applies the same float32 arithmetic, so
