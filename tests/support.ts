@@ -1,6 +1,6 @@
 /**
- * Helpers for tests that need files from outside the repository: datasets from the data directory
- * and reference fixtures. On a user's machine without them those tests are skipped with a note;
+ * Helpers for tests that need what a machine may lack: datasets from the data directory,
+ * reference fixtures, and a BLAS library for the `wasm+blas` backend. On a user's machine without them those tests are skipped with a note;
  * in CI (`FISHDIP_REQUIRE_DATA=1`, set by `.ci/run`) a missing file is an error, so a
  * misconfigured run can never pass by skipping.
  *
@@ -11,6 +11,7 @@
  * @module
  */
 import { dataDir, fixturesDir } from "../lib/config/paths.ts";
+import { loadBlas } from "../lib/backend/blas.ts";
 
 function exists(path: string): boolean {
   try {
@@ -44,4 +45,17 @@ export function ignoreWithoutData(relative = ""): boolean {
 /** `ignore` value for a test that needs `relative` inside the fixtures directory. */
 export function ignoreWithoutFixtures(relative = ""): boolean {
   return ignoreUnless(fixturesDir(), relative, "the fixture");
+}
+
+/**
+ * Whether a BLAS library loads here, so that `wasm+blas` runs its products through it (tests on
+ * that backend are ignored where none does; loading needs FFI permission, and a refusal counts
+ * as none).
+ */
+export function blasLoads(): boolean {
+  try {
+    return loadBlas() !== undefined;
+  } catch {
+    return false;
+  }
 }

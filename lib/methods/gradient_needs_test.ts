@@ -5,7 +5,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { assert, assertEquals } from "@std/assert";
 import { initBackend } from "../backend/mod.ts";
-import { loadBlas } from "../backend/blas.ts";
+import { blasLoads } from "../../tests/support.ts";
 import { parseT5Config } from "../t5/config.ts";
 import { createT5, lmHeadCrossEntropy, type T5Inputs, type T5Model } from "../t5/model.ts";
 import { Adafactor } from "../optim/adafactor.ts";
@@ -61,15 +61,6 @@ function partialMask(model: T5Model): SparseMask {
 
 async function bits(t: tf.Tensor): Promise<Uint32Array> {
   return new Uint32Array((await t.data() as Float32Array).slice().buffer);
-}
-
-/** wasm+blas only where a BLAS library loads (its products take the row subset through sgemm). */
-function blasLoads(): boolean {
-  try {
-    return loadBlas() !== undefined;
-  } catch {
-    return false;
-  }
 }
 
 for (const backend of ["cpu", "wasm", "wasm+blas"] as const) {

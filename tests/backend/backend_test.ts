@@ -16,7 +16,7 @@ import {
   parseBackendName,
   probeWebGpu,
 } from "../../lib/backend/mod.ts";
-import { loadBlas } from "../../lib/backend/blas.ts";
+import { blasLoads } from "../support.ts";
 import { blasCallCounts, blasEnabled } from "../../lib/backend/blas_kernels.ts";
 import {
   setStockWasm,
@@ -32,12 +32,7 @@ if (!Deno.env.get("XDG_RUNTIME_DIR")) {
   Deno.env.set("XDG_RUNTIME_DIR", dir);
 }
 
-let blasLoaded = false;
-try {
-  blasLoaded = loadBlas() !== undefined;
-} catch {
-  blasLoaded = false;
-}
+const blasLoaded = blasLoads();
 
 const opts = { sanitizeResources: false, sanitizeOps: false };
 

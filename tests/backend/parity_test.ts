@@ -29,7 +29,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { assert } from "@std/assert";
 import { type BackendName, initBackend, probeWebGpu } from "../../lib/backend/mod.ts";
-import { loadBlas } from "../../lib/backend/blas.ts";
+import { blasLoads } from "../support.ts";
 import { blasCallCounts } from "../../lib/backend/blas_kernels.ts";
 
 // Silences the Vulkan loader's "XDG_RUNTIME_DIR is invalid" lines when the variable is unset
@@ -41,12 +41,7 @@ if (!Deno.env.get("XDG_RUNTIME_DIR")) {
 }
 
 const webgpu = await probeWebGpu();
-let blasLoaded = false;
-try {
-  blasLoaded = loadBlas() !== undefined;
-} catch {
-  blasLoaded = false;
-}
+const blasLoaded = blasLoads();
 if (!webgpu) console.error("note: no WebGPU adapter; webgpu parity tests are ignored");
 if (!blasLoaded) console.error("note: no BLAS library loaded; wasm+blas parity tests are ignored");
 
