@@ -17,7 +17,7 @@
 import { REPO_ROOT } from "../config/paths.ts";
 import { cellId } from "../experiments/cells.ts";
 import { type Plan, planPreset, type TableName } from "../experiments/plan.ts";
-import type { PresetName } from "../experiments/presets.ts";
+import type { PresetName, PresetSpec } from "../experiments/presets.ts";
 import { type MaskSnapshot, ResultsStore, type RunRecord } from "../experiments/store.ts";
 import { directionToCsv, directionToMarkdown, paperDirection } from "./direction.ts";
 import { mergeRawRecords } from "./raw_records.ts";
@@ -221,7 +221,9 @@ export interface LoadedReport {
 
 /**
  * Reads the results store and builds the tables and figures of a preset, without writing
- * anything: the one call a notebook needs.
+ * anything: the one call a notebook needs. Records of `raw/PRESET-runs.jsonl` that the store
+ * lacks count too, as in {@link writeReport}, so a fresh clone (whose store is empty) shows the
+ * committed results.
  *
  * ```ts
  * import { show, toDataFrame } from "./notebook.ts";
@@ -232,7 +234,8 @@ export interface LoadedReport {
  */
 export function loadReport(
   opts: {
-    preset?: PresetName;
+    /** A preset, or a copy with another budget (`withStepBudget(PRESET_SPECS.cpu, 600)`). */
+    preset?: PresetName | PresetSpec;
     resultsDir?: string;
     dataDir?: string;
     only?: TableName[];
@@ -244,7 +247,11 @@ export function loadReport(
     only: opts.only,
     backbone: opts.backbone,
   });
-  const records = new ResultsStore(`${opts.resultsDir ?? `${REPO_ROOT}/results`}/runs`).load({ quiet: true });
+  const root = opts.resultsDir ?? `${REPO_ROOT}/results`;
+  const store = new ResultsStore(`${root}/runs`).load({ quiet: true });
+  const records = [
+    ...mergeRawRecords(recordMap(store), `${root}/raw/${plan.preset}-runs.jsonl`).records.values(),
+  ];
   const tables = buildTables(plan, records);
   return { plan, records, tables, figures: buildFigures(tables, pickMaskRecord(plan, records)) };
 }

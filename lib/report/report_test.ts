@@ -106,3 +106,44 @@ Deno.test("loadReport: tables and figures straight from a results folder", () =>
     Deno.removeSync(dir, { recursive: true });
   }
 });
+
+Deno.test("loadReport: records of the committed raw file count where the store lacks them", () => {
+  const dir = Deno.makeTempDirSync();
+  try {
+    const availability = {} as Record<DatasetName, Availability>;
+    for (const d of Object.keys(DATASETS) as DatasetName[]) {
+      availability[d] = { available: true, missing: [] };
+    }
+    const plan = planPreset("smoke", { availability, only: ["lowResource"] });
+    const cell = plan.cells[0];
+    const key = `${cell.evaluate[0].dataset}/${cell.evaluate[0].split}`;
+    const record = (f1: number): RunRecord => ({
+      cellId: cellId(cell),
+      cell,
+      metrics: { [key]: { entity_f1: f1, relation_f1: 0 } },
+      timings: { train: 1, eval: 1, total: 2 },
+      backend: "cpu",
+      backbone: cell.backbone,
+      gitCommit: "abc",
+      started: "2026-01-01T00:00:00Z",
+      finished: "2026-01-01T00:00:02Z",
+    });
+    Deno.mkdirSync(`${dir}/raw`);
+    Deno.writeTextFileSync(`${dir}/raw/smoke-runs.jsonl`, JSON.stringify(record(0.42)) + "\n");
+    const fromRaw = loadReport({
+      preset: "smoke",
+      resultsDir: dir,
+      dataDir: "/nonexistent",
+      only: ["lowResource"],
+    });
+    assertEquals(fromRaw.records.map((r) => r.cellId), [cellId(cell)]);
+    // The store's own record of the same cell wins over the raw file's.
+    Deno.mkdirSync(`${dir}/runs`);
+    Deno.writeTextFileSync(`${dir}/runs/local.jsonl`, JSON.stringify(record(0.5)) + "\n");
+    const fromStore = loadReport({ preset: "smoke", resultsDir: dir, only: ["lowResource"] });
+    assertEquals(fromStore.records.length, 1);
+    assertEquals(fromStore.records[0].metrics[key].entity_f1, 0.5);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});

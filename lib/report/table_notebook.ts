@@ -16,7 +16,13 @@
 import { relative } from "node:path";
 import { REPO_ROOT } from "../config/paths.ts";
 import type { TableName } from "../experiments/plan.ts";
-import { type PresetName, PRESETS } from "../experiments/presets.ts";
+import {
+  PRESET_SPECS,
+  type PresetName,
+  PRESETS,
+  type PresetSpec,
+  withStepBudget,
+} from "../experiments/presets.ts";
 import { show, showMarkdown, showSvg, toDataFrame } from "./notebook.ts";
 import { type LoadedReport, loadReport } from "./report.ts";
 import { diagnostics, diagnosticsToMarkdown } from "./tables.ts";
@@ -32,6 +38,20 @@ export interface NotebookSettings {
   run: boolean;
   /** `FISHDIP_BACKBONE`: a backbone id or folder instead of the preset's. */
   backbone?: string;
+  /**
+   * `FISHDIP_STEPS`: this many optimizer steps per run instead of the preset's, m scaled alike, as
+   * `deno task reproduce --steps N` (its records and report are `PRESET-Nsteps`).
+   */
+  steps?: number;
+}
+
+/** The preset a notebook plans with: the named one, or its copy with {@link NotebookSettings.steps}. */
+export function notebookPreset(
+  settings: Pick<NotebookSettings, "preset" | "steps">,
+): PresetName | PresetSpec {
+  return settings.steps === undefined
+    ? settings.preset
+    : withStepBudget(PRESET_SPECS[settings.preset], settings.steps);
 }
 
 /** The settings from the environment (see {@link NotebookSettings}). */
@@ -42,17 +62,25 @@ export function notebookSettings(
   if (!(PRESETS as readonly string[]).includes(preset)) {
     throw new Error(`FISHDIP_PRESET=${preset}: expected one of ${PRESETS.join(", ")}`);
   }
-  return {
+  const stepsText = env("FISHDIP_STEPS") || undefined;
+  const steps = stepsText === undefined ? undefined : Number(stepsText);
+  if (steps !== undefined && !(Number.isInteger(steps) && steps > 0)) {
+    throw new Error(`FISHDIP_STEPS=${stepsText}: expected a positive whole number of optimizer steps`);
+  }
+  const settings: NotebookSettings = {
     preset: preset as PresetName,
     resultsDir: env("FISHDIP_RESULTS") ?? relative(Deno.cwd(), `${REPO_ROOT}/results`),
     run: (env("FISHDIP_RUN") ?? "1") !== "0",
     backbone: env("FISHDIP_BACKBONE") || undefined,
+    steps,
   };
+  notebookPreset(settings); // the paper preset takes no step budget: say so before any cell runs
+  return settings;
 }
 
 /** What {@link TableNotebook.run} needs from `reproduce()` (lib/reproduce), which this layer cannot import. */
 export type NotebookRunner = (opts: {
-  preset: PresetName;
+  preset: PresetName | PresetSpec;
   only: TableName[];
   resultsDir: string;
   backbone?: string;
@@ -72,7 +100,8 @@ export class TableNotebook {
   /** Trains and evaluates the table's cells that are not in the results store yet (finished ones are skipped). */
   async run(): Promise<void> {
     if (!this.settings.run) return;
-    const { preset, resultsDir, backbone } = this.settings;
+    const { resultsDir, backbone } = this.settings;
+    const preset = notebookPreset(this.settings);
     const summary = await this.runner({ preset, only: [this.table], resultsDir, backbone, quiet: true });
     this.#report = undefined; // read the store again: the settings cell loaded it before these runs
     console.log(
@@ -83,8 +112,13 @@ export class TableNotebook {
 
   /** The plan, records, tables and figures of this table (read from the store once, on first use). */
   get report(): LoadedReport {
-    const { preset, resultsDir, backbone } = this.settings;
-    this.#report ??= loadReport({ preset, only: [this.table], resultsDir, backbone });
+    const { resultsDir, backbone } = this.settings;
+    this.#report ??= loadReport({
+      preset: notebookPreset(this.settings),
+      only: [this.table],
+      resultsDir,
+      backbone,
+    });
     return this.#report;
   }
 
@@ -102,7 +136,7 @@ export class TableNotebook {
       ) => [c, c]),
     ).keys()];
     if (!cells.length) {
-      return `Preset \`${this.settings.preset}\`: no runnable cells in this table (data missing).`;
+      return `Preset \`${this.report.plan.preset}\`: no runnable cells in this table (data missing).`;
     }
     const list = <T extends string | number>(xs: T[]) =>
       [...new Set(xs)].sort((a, b) =>
@@ -110,7 +144,7 @@ export class TableNotebook {
       )
         .join(", ");
     const lines = [
-      `Preset \`${this.settings.preset}\`: backbone ${list(cells.map((c) => c.backbone))}; ` +
+      `Preset \`${this.report.plan.preset}\`: backbone ${list(cells.map((c) => c.backbone))}; ` +
       `${list(cells.map(trainSteps))} optimizer steps of batch ${list(cells.map((c) => c.batchSize))}; ` +
       `seeds ${list(cells.map((c) => c.seed))}.`,
     ];

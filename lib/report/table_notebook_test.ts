@@ -1,5 +1,5 @@
-import { assert, assertStringIncludes } from "@std/assert";
-import { TableNotebook } from "./table_notebook.ts";
+import { assert, assertEquals, assertStringIncludes, assertThrows } from "@std/assert";
+import { notebookSettings, TableNotebook } from "./table_notebook.ts";
 
 const never = () => Promise.reject(new Error("not run in this test"));
 
@@ -29,6 +29,39 @@ Deno.test("a table notebook reads the store again after its runs (the settings c
     const before = nb.report;
     await nb.run();
     assert(nb.report !== before, "the report is loaded again after run()");
+  } finally {
+    Deno.removeSync(resultsDir, { recursive: true });
+  }
+});
+
+Deno.test("FISHDIP_STEPS gives a notebook the budget of `reproduce --steps N`, its m scaled alike", async () => {
+  const env = (vars: Record<string, string>) => (name: string) => vars[name];
+  const settings = notebookSettings(env({ FISHDIP_PRESET: "cpu", FISHDIP_STEPS: "600", FISHDIP_RUN: "0" }));
+  assertEquals(settings.steps, 600);
+  assertEquals(notebookSettings(env({ FISHDIP_PRESET: "cpu" })).steps, undefined);
+  for (const bad of ["0", "-5", "1.5", "many"]) {
+    assertThrows(() => notebookSettings(env({ FISHDIP_STEPS: bad })), Error, `FISHDIP_STEPS=${bad}`);
+  }
+  assertThrows(
+    () => notebookSettings(env({ FISHDIP_PRESET: "paper", FISHDIP_STEPS: "600" })),
+    Error,
+    "paper",
+  );
+
+  const resultsDir = Deno.makeTempDirSync();
+  try {
+    let asked: unknown;
+    const runner = (opts: { preset: unknown }) => {
+      asked = opts.preset;
+      return Promise.resolve({ ran: [], skipped: [], failed: [], blocked: 0 });
+    };
+    const nb = new TableNotebook("fixedVsDynamic", { ...settings, resultsDir, run: true }, runner);
+    const text = nb.settingsMarkdown();
+    assertStringIncludes(text, "Preset `cpu-600steps`:");
+    assertStringIncludes(text, "600 optimizer steps of batch 8");
+    assertStringIncludes(text, "m = 100");
+    await nb.run();
+    assertEquals((asked as { label?: string }).label, "cpu-600steps");
   } finally {
     Deno.removeSync(resultsDir, { recursive: true });
   }
