@@ -124,6 +124,12 @@ export interface RunRecord {
   masks?: MaskSnapshot[];
   /** Where the final weights were saved (meta-training cells). */
   checkpoint?: string;
+  /**
+   * The step of the training checkpoint this run continued from, when an earlier process was cut
+   * off (the same result as one run through: see `MethodSpec.resumable`); `started`, the
+   * `total` time and `gitCommit` are then this process's.
+   */
+  resumedFrom?: number;
 }
 
 /** What {@link loadRecords} found besides the records. */

@@ -195,6 +195,7 @@ export const FULL_METHOD: MethodSpec<Record<never, never>> = {
   color: "#4e79a7",
   description: "Full fine-tuning: every parameter trains",
   source: "no mask; same optimizer and schedule as FISH-DIP",
+  resumable: true,
   defaults: Object.freeze({}),
   create<E>(_config: Record<never, never>, ctx: CreateContext): MethodSetup<E> {
     return maskSetup(new FullFinetuning<E, T5Inputs>(), ctx);
@@ -215,6 +216,7 @@ export const FISH_METHOD: MethodSpec<FishParams> = {
   description: "FISH mask (Sung et al. 2021): computed once before training from n samples, then fixed",
   source: "varunnair18/FISH run_glue_sparse_update.py @ b5bff1e (label-square, up to 1024 samples: " +
     "the whole training subset here); k set to FISH-DIP's 1 %",
+  resumable: true,
   defaults: Object.freeze({ k: 0.01, n: "all" }),
   ranges: { k: FRACTION, n: COUNT },
   create<E>(config: FishParams, ctx: CreateContext): MethodSetup<E> {
@@ -235,6 +237,7 @@ export const RANDOM_METHOD: MethodSpec<{ k: number }> = {
   color: "#bab0ac",
   description: "A fixed random mask of density k (a sanity baseline for the mask ablation)",
   source: "FISH create_mask_random (uniform scores, global top-k); k set to FISH-DIP's 1 %",
+  resumable: true,
   defaults: Object.freeze({ k: 0.01 }),
   ranges: { k: FRACTION },
   create<E>(config: { k: number }, ctx: CreateContext): MethodSetup<E> {

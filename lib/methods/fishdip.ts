@@ -368,6 +368,7 @@ export const FISHDIP_METHOD: MethodSpec<FishDipParams> = {
   description: "FISH-DIP: mask from the Fisher of the n highest-loss samples, refreshed every m steps",
   source: "psunlpgroup/FISH-DIP fish_dip.py @ a8aa5ae and scripts/*.sh (--percentage 0.01 " +
     "--reevaluate_after_steps 100; n = clamp(int(0.1 · #batches), 3, 25), the code's rule)",
+  resumable: true,
   defaults: Object.freeze({ k: 0.01, m: 100, n: "rule" }),
   ranges: { k: FRACTION, m: COUNT, n: COUNT },
   create<E>(config: FishDipParams, ctx: CreateContext): MethodSetup<E> {

@@ -106,6 +106,7 @@ export const PAFI_METHOD: MethodSpec<{ k: number }> = {
   description: "PaFi (Liao et al. 2023): the k smallest-magnitude pretrained entries, fixed, no data needed",
   source: "Liao, Meng & Monz, ACL 2023 (arXiv 2305.16742), abstract: mask = smallest |θ| of the " +
     "pretrained model, task-agnostic; k set to FISH-DIP's 1 % over FISH-DIP's parameter set",
+  resumable: true,
   defaults: Object.freeze({ k: 0.01 }),
   ranges: { k: FRACTION },
   create<E>(config: { k: number }, ctx: CreateContext): MethodSetup<E> {

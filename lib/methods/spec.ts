@@ -59,6 +59,13 @@ export interface MethodSpec<C extends object> {
    * outside is refused when a command line or a preset is read, not found wrong mid-run.
    */
   ranges?: { readonly [K in keyof C]?: NumberRange };
+  /**
+   * A run killed mid-training and resumed from its checkpoint (weights, optimizer state, mask)
+   * ends with the same losses and weights as one run through, bit for bit: the method keeps no
+   * other state (lib/train/resume_methods_test.ts checks every method marked so). The grid
+   * checkpoints long cells of such methods, and resumes them after a kill.
+   */
+  resumable?: boolean;
   /** Builds the method for one run on `ctx.model`. */
   create<E>(config: C, ctx: CreateContext): MethodSetup<E>;
 }

@@ -469,6 +469,8 @@ export function spielSettings(p: SpielParams, seed: number): Partial<SpielConfig
 const SHARE: NumberRange = Object.freeze({ min: 0, max: 1 });
 
 /** The registry entry of SpIEL. */
+// Not `resumable`: the gradients it accumulates before each drop-and-grow are not part of a
+// checkpoint, so a run resumed inside that window grows from fewer of them.
 export const SPIEL_METHOD: MethodSpec<SpielParams> = {
   label: "SpIEL",
   kind: "mask",

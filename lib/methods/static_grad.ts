@@ -169,6 +169,7 @@ export const STATIC_GRAD_METHOD: MethodSpec<StaticGradParams> = {
     "global top-k, mask_update_steps 0); scored by Σ grad² (FISH's salience at batch level); 8 " +
     "batches, since SIFT (1) and SPEFT (1024 examples) disagree; " +
     "k set to FISH-DIP's 1 %",
+  resumable: true,
   defaults: Object.freeze({ k: 0.01, warmupBatches: 8 }),
   ranges: { k: FRACTION, warmupBatches: COUNT },
   create<E>(config: StaticGradParams, ctx: CreateContext): MethodSetup<E> {

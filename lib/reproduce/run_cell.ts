@@ -19,7 +19,7 @@ import { type Cell, evalKey, type EvalTarget } from "../experiments/cells.ts";
 import { type MaskSnapshot, maskSnapshots } from "../experiments/store.ts";
 import { formatRelationInput, rankRelationCandidates } from "../formats/mod.ts";
 import { fewShotScores } from "../metrics/mod.ts";
-import { createMethod, type MethodSetup } from "../methods/registry.ts";
+import { createMethod, type MethodSetup, methodSpec } from "../methods/registry.ts";
 import { maskStatsOf } from "../methods/types.ts";
 import { exportT5Weights, type T5Model } from "../t5/model.ts";
 import { t5ScoreTargets } from "../t5/generate.ts";
@@ -135,6 +135,9 @@ export async function scoreFewRel(
   return fewShotScores(predicted, examples);
 }
 
+/** Seconds of training between the checkpoints of a resumable cell (`RunContext.trainDir`). */
+const CELL_CHECKPOINT_SECONDS = 300;
+
 /** Trains and evaluates one cell; the {@link CellRunner} of `deno task reproduce`. */
 export async function runCell(
   cell: Cell,
@@ -166,6 +169,11 @@ export async function runCell(
       maxOutputLength: cell.maxOutputLength,
     });
     ctx.log(`training on ${features.length} examples (${schema.name}), method ${setup.summary}`);
+    // A resumable method's training keeps checkpoints in the grid's folder for this cell, so that a
+    // kill costs at most a few minutes of it; the others start again.
+    const resumable = opts.runDir === undefined && ctx.trainDir !== undefined &&
+      methodSpec(cell.method.name).resumable;
+    const runDir = opts.runDir ?? (resumable ? ctx.trainDir : undefined);
     const t0 = performance.now();
     const run = await train({
       model: setup.trainable,
@@ -179,9 +187,10 @@ export async function runCell(
         batchSize: cell.batchSize,
         maxSteps: cell.maxSteps,
         seed: cell.seed,
-        runDir: opts.runDir,
+        runDir,
         checkpointEvery: opts.checkpointEvery,
-        resume: opts.resume,
+        checkpointSeconds: resumable ? CELL_CHECKPOINT_SECONDS : undefined,
+        resume: opts.resume ?? resumable,
         // FISH-DIP's Adafactor, except where a PEFT method's zero-initialised parameters need
         // unscaled steps (its PeftBuilder's adafactor; see lib/methods/peft/mod.ts).
         adafactor: { ...setup.adafactor },
@@ -190,6 +199,7 @@ export async function runCell(
       reseed: (s) => model.setDropoutSeed(s),
     });
     const trainSeconds = (performance.now() - t0) / 1000;
+    if (run.resumedFrom !== undefined) ctx.log(`continued from the checkpoint of step ${run.resumedFrom}`);
 
     const t1 = performance.now();
     const metrics: CellResult["metrics"] = {};
@@ -226,12 +236,18 @@ export async function runCell(
     }
     return {
       metrics,
-      timings: { train: trainSeconds, eval: evalSeconds, mask: run.maskSeconds },
+      // A resumed run's training time is that of every process (the trainer's, from its checkpoint).
+      timings: {
+        train: run.resumedFrom === undefined ? trainSeconds : run.trainSeconds,
+        eval: evalSeconds,
+        mask: run.maskSeconds,
+      },
       steps: run.steps,
       losses: run.losses,
       // No mask history for methods that never mask (full fine-tuning, the PEFT methods).
       masks: maskStatsOf(method) === null ? undefined : masks,
       checkpoint,
+      resumedFrom: run.resumedFrom,
     };
   } finally {
     setup?.dispose(); // removes any hooks: a shared backbone is the base model again

@@ -1,5 +1,9 @@
-import { assertEquals, assertThrows } from "@std/assert";
-import { candidateLabels } from "./run_cell.ts";
+import { assertEquals, assertRejects, assertThrows } from "@std/assert";
+import { initBackend } from "../backend/mod.ts";
+import { planPreset } from "../experiments/plan.ts";
+import { latestCheckpoint } from "../train/trainer.ts";
+import { ignoreWithoutData } from "../../tests/support.ts";
+import { candidateLabels, runCell } from "./run_cell.ts";
 
 Deno.test("FewRel ranking: the reference's padded mean, or the sum of real-token losses without learnt pads", () => {
   const ids = [[5, 6, 1], [7, 1]];
@@ -35,4 +39,39 @@ Deno.test("an empty evaluation split is an error naming the dataset's files, not
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test({
+  name: "runCell: a resumable cell trained to the end by an earlier process continues to the same result",
+  ignore: ignoreWithoutData("conll04/conll04_train.json"),
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    await initBackend("wasm", { quiet: true });
+    const plan = planPreset("smoke", { only: ["lowResource", "sparseMethods"], datasets: ["conll04"] });
+    const fishdip = plan.cells.find((c) => c.method.name === "fishdip")!;
+    const spiel = plan.cells.find((c) => c.method.name === "spiel")!;
+    const dir = await Deno.makeTempDir();
+    try {
+      const ctx = (name: string) => ({
+        checkpointDir: `${dir}/weights`,
+        trainDir: `${dir}/${name}`,
+        log: () => {},
+      });
+      const first = await runCell(fishdip, ctx("fishdip"), { quiet: true });
+      assertEquals(first.resumedFrom, undefined);
+      assertEquals(await latestCheckpoint(`${dir}/fishdip`), `${dir}/fishdip/checkpoint-${first.steps}`);
+      // A kill between training and evaluation: the next process loads the weights, trains no more.
+      const again = await runCell(fishdip, ctx("fishdip"), { quiet: true });
+      assertEquals(again.resumedFrom, first.steps);
+      assertEquals(again.losses, first.losses);
+      assertEquals(again.masks, first.masks);
+      assertEquals(again.metrics, first.metrics);
+      // SpIEL keeps state a checkpoint lacks: its cells start again, and write no checkpoints.
+      await runCell(spiel, ctx("spiel"), { quiet: true });
+      await assertRejects(() => Deno.stat(`${dir}/spiel`), Deno.errors.NotFound);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
 });

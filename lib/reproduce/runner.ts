@@ -44,6 +44,12 @@ export interface RunContext {
   checkpointDir: string;
   /** The checkpoint recorded by the `cell.init` cell (FewRel meta-training), if any. */
   initCheckpoint?: string;
+  /**
+   * Folder for the training checkpoints of a cell that can resume (`MethodSpec.resumable`): a cell
+   * cut off by a kill continues from its newest one when the grid runs again. The runner removes
+   * it once the cell's record is stored.
+   */
+  trainDir?: string;
   /** Progress messages (to stderr, prefixed with the cell). */
   log: (message: string) => void;
 }
@@ -58,6 +64,8 @@ export interface CellResult {
   masks?: MaskSnapshot[];
   /** Where the weights were saved (required when `cell.saveCheckpoint`). */
   checkpoint?: string;
+  /** The training checkpoint's step when the cell continued an interrupted run. */
+  resumedFrom?: number;
 }
 
 /** Trains and evaluates one cell. */
@@ -214,10 +222,12 @@ export async function runGrid(runner: CellRunner, opts: RunGridOptions): Promise
       const c0 = performance.now();
       try {
         const checkpointDir = `${resultsDir}/checkpoints/${id}`;
+        const trainDir = `${resultsDir}/partial/${id}`;
         const result = await runner(cell, {
           dataDir: opts.dataDir,
           checkpointDir,
           initCheckpoint,
+          trainDir,
           log: (m) => log(`${prefix}: ${m}`),
         });
         const total = (performance.now() - c0) / 1000;
@@ -240,10 +250,12 @@ export async function runGrid(runner: CellRunner, opts: RunGridOptions): Promise
           losses: result.losses,
           masks: result.masks,
           checkpoint: result.checkpoint,
+          resumedFrom: result.resumedFrom,
           started,
           gitCommit: commit,
         });
         store.append(record);
+        removeTrainDir(trainDir); // the record holds the result now: its checkpoints have served
         summary.ran.push(id);
         const elapsed = (performance.now() - t0) / 1000;
         const left = todo.length - (k + 1);
@@ -307,6 +319,15 @@ export async function runGrid(runner: CellRunner, opts: RunGridOptions): Promise
     );
   }
   return summary;
+}
+
+/** Removes a cell's folder of training checkpoints (absent when the cell did not checkpoint). */
+function removeTrainDir(dir: string): void {
+  try {
+    Deno.removeSync(dir, { recursive: true });
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
 }
 
 /** Whether `dir` holds a saved checkpoint (its config.json is written with the weights). */

@@ -290,3 +290,28 @@ Deno.test("runGrid: a report from a store that lacks finished cells keeps the ra
     assertThrows(() => Deno.statSync(`${results}/smoke/tables`));
   });
 });
+
+Deno.test("runGrid: a cell's training checkpoints stay while it fails and go once its record is stored", async () => {
+  await withGrid(async (base, results) => {
+    const seen = new Map<string, string>();
+    let failNext = true;
+    const runner: CellRunner = (cell, ctx) => {
+      assert(ctx.trainDir !== undefined);
+      seen.set(cellId(cell), ctx.trainDir);
+      Deno.mkdirSync(`${ctx.trainDir}/checkpoint-5`, { recursive: true });
+      if (failNext) {
+        failNext = false;
+        return Promise.reject(new Error("killed mid-training"));
+      }
+      return fake().runner(cell, ctx).then((r) => ({ ...r, resumedFrom: 5 }));
+    };
+    const first = await runGrid(runner, { ...base, maxCells: 1, noReport: true });
+    const id = first.failed[0].cellId;
+    assertEquals(seen.get(id), `${results}/partial/${id}`);
+    assert(Deno.statSync(`${results}/partial/${id}/checkpoint-5`).isDirectory, "kept for the next run");
+    const second = await runGrid(runner, { ...base, maxCells: 1, noReport: true });
+    assertEquals(second.ran, [id]);
+    assertThrows(() => Deno.statSync(`${results}/partial/${id}`), Deno.errors.NotFound);
+    assertEquals(loadRecords(`${results}/runs`).records[0].resumedFrom, 5);
+  });
+});

@@ -54,6 +54,11 @@ export interface TrainConfig {
   runDir?: string;
   /** Write a checkpoint every this many steps (and at the end). 0: only at the end. Default 0. */
   checkpointEvery?: number;
+  /**
+   * Also write one when this many seconds have passed since the last (or since the start), so that
+   * a kill loses at most about this much training whatever a step costs. Default: none.
+   */
+  checkpointSeconds?: number;
   /** Continue from the newest checkpoint in `runDir`, if any. */
   resume?: boolean;
   /** Keep this many newest checkpoints (default 2: a resume falls back to the older if the newer is corrupt). */
@@ -93,11 +98,16 @@ export type LogRecord =
 /** What a finished run reports. */
 export interface TrainResult {
   steps: number;
-  /** Loss of every step run in this process (a resumed run starts after its checkpoint). */
+  /**
+   * Loss of every step of the run: a resumed run reports those before its checkpoint too, as the
+   * checkpoint saved them (a checkpoint of an older version has none: then only this process's).
+   */
   losses: { step: number; loss: number }[];
-  /** Seconds spent in training steps, of which in mask computations. */
+  /** Seconds spent in training steps, of which in mask computations (a resumed run: all processes'). */
   trainSeconds: number;
   maskSeconds: number;
+  /** The checkpoint's step when this process resumed a run. */
+  resumedFrom?: number;
   /** Every mask in force during the run: the step it took effect and its per-parameter counts. */
   masks: { step: number; perParam: Record<string, number> }[];
   /** The step at which the early stop ended training, if it did. */
@@ -208,8 +218,23 @@ export async function train<E, B>(args: TrainArgs<E, B>): Promise<TrainResult> {
     ? silentProgress
     : args.progress ?? progressBar(`train ${method.name}`, total, { unit: "steps" });
   if (resumed) progress.advance(state.step);
-  const losses: TrainResult["losses"] = [];
-  let trainSeconds = 0, maskSeconds = 0;
+  const losses: TrainResult["losses"] = resumed ? [...(state.losses ?? [])] : [];
+  let trainSeconds = resumed ? state.trainSeconds ?? 0 : 0,
+    maskSeconds = resumed ? state.maskSeconds ?? 0 : 0;
+  const resumedFrom = resumed ? state.step : undefined;
+  const checkpoint = async () => {
+    Object.assign(state, { losses, trainSeconds, maskSeconds });
+    await saveTrainingCheckpoint(
+      runDir!,
+      params,
+      optimizer,
+      await exportMaskOf(method),
+      state,
+      config.keepCheckpoints ?? 2,
+    );
+    lastCheckpoint = performance.now();
+  };
+  let lastCheckpoint = performance.now();
   const recordMask = async (step: number, ms: number) => {
     // Counts only: a mask on the backend is read back for checkpoints, not for logs.
     const stats = maskStatsOf(method);
@@ -267,28 +292,13 @@ export async function train<E, B>(args: TrainArgs<E, B>): Promise<TrainResult> {
       progress.advance(1, `loss ${r.loss.toFixed(4)}`);
       args.onStep?.({ step, loss: r.loss, lr: r.lr, refreshed: r.refreshed });
       if (state.stoppedEarly !== undefined) await write({ kind: "early_stop", step });
-      if (runDir && every > 0 && step % every === 0 && step < total && state.stoppedEarly === undefined) {
-        await saveTrainingCheckpoint(
-          runDir,
-          params,
-          optimizer,
-          await exportMaskOf(method),
-          state,
-          config.keepCheckpoints ?? 2,
-        );
-      }
+      const due = (every > 0 && step % every === 0) ||
+        (config.checkpointSeconds !== undefined &&
+          performance.now() - lastCheckpoint >= 1000 * config.checkpointSeconds);
+      if (runDir && due && step < total && state.stoppedEarly === undefined) await checkpoint();
       if (args.signal?.aborted) break;
     }
-    if (runDir && (state.step === total || state.stoppedEarly !== undefined)) {
-      await saveTrainingCheckpoint(
-        runDir,
-        params,
-        optimizer,
-        await exportMaskOf(method),
-        state,
-        config.keepCheckpoints ?? 2,
-      );
-    }
+    if (runDir && (state.step === total || state.stoppedEarly !== undefined)) await checkpoint();
     progress.done();
     await write({ kind: "end", steps: state.step, trainSeconds, maskSeconds });
   } finally {
@@ -302,5 +312,6 @@ export async function train<E, B>(args: TrainArgs<E, B>): Promise<TrainResult> {
     maskSeconds,
     masks: state.masks,
     stoppedEarly: state.stoppedEarly,
+    resumedFrom,
   };
 }

@@ -122,7 +122,12 @@ for (const maskOnBackend of [false, true]) {
         assertEquals(await latestCheckpoint(runDir), `${runDir}/checkpoint-6`);
         const resumed = await run(method(), cfg);
         assertEquals(resumed.result.steps, 12);
-        assertEquals(resumed.result.losses[0].step, 7, "continues after the checkpoint of step 6");
+        assertEquals(resumed.result.resumedFrom, 6, "continues after the checkpoint of step 6");
+        assertEquals(
+          resumed.result.losses,
+          whole.result.losses,
+          "every step's loss, the first six from the checkpoint",
+        );
         assertEquals(resumed.result.masks.map((m) => m.step), [0, 4, 8, 12]);
         for (const [n, w] of whole.weights) assertEquals(resumed.weights.get(n), w, `weights of ${n}`);
         const log = (await Deno.readTextFile(`${runDir}/log.jsonl`)).trim().split("\n").map((l) =>
@@ -155,7 +160,8 @@ Deno.test("train: the early stop ends a run after `patience` steps below the thr
     assertEquals(await latestCheckpoint(runDir), `${runDir}/checkpoint-5`);
     const again = await run(new FullFinetuning(), cfg);
     assertEquals(again.result.steps, 5, "a resumed run that had stopped early trains no further");
-    assertEquals(again.result.losses, []);
+    assertEquals(again.result.resumedFrom, 5);
+    assertEquals(again.result.losses, stopped.result.losses, "the losses come back from the checkpoint");
     for (const [n, w] of stopped.weights) assertEquals(again.weights.get(n), w, `weights of ${n}`);
   } finally {
     await Deno.remove(dir, { recursive: true });
@@ -186,7 +192,8 @@ Deno.test("train: a resume frees what it loads, logs each step once and removes 
     const before = tf.memory().numTensors;
     const resumed = await run(method(), cfg);
     assertEquals(tf.memory().numTensors, before, "no tensor of the resume is left behind");
-    assertEquals(resumed.result.losses[0].step, 7);
+    assertEquals(resumed.result.resumedFrom, 6);
+    assertEquals(resumed.result.losses.map((l) => l.step), [...Array(12).keys()].map((i) => i + 1));
     const log = (await Deno.readTextFile(`${runDir}/log.jsonl`)).trim().split("\n").map((l) => JSON.parse(l));
     const steps = log.filter((r) => r.kind === "step").map((r) => r.step);
     assertEquals(steps, [...Array(12).keys()].map((i) => i + 1), "every step once, in order");
@@ -225,7 +232,8 @@ Deno.test("train: a resume verifies the newest checkpoint and falls back to the 
     assert(problem?.includes("model.safetensors: SHA-256"), problem);
     const warnings: string[] = [];
     const resumed = await run(method(), cfg, { warn: (m) => warnings.push(m) });
-    assertEquals(resumed.result.losses[0].step, 4, "continues after the checkpoint of step 3");
+    assertEquals(resumed.result.resumedFrom, 3, "continues after the checkpoint of step 3");
+    assertEquals(resumed.result.losses, whole.result.losses);
     for (const [n, w] of whole.weights) assertEquals(resumed.weights.get(n), w, `weights of ${n}`);
     assertEquals(warnings.length, 1);
     assert(warnings[0].includes("checkpoint-6") && warnings[0].includes("SHA-256"), warnings[0]);
@@ -289,8 +297,25 @@ Deno.test("train: a mask whose tensors were renamed is refused even when the che
     const warnings: string[] = [];
     const resumed = await run(method(), cfg, { warn: (msg) => warnings.push(msg) });
     assert(warnings[0]?.includes("mask of tensor(s) the model does not have"), warnings[0]);
-    assertEquals(resumed.result.losses[0].step, 4, "fell back to checkpoint-3");
+    assertEquals(resumed.result.resumedFrom, 3, "fell back to checkpoint-3");
     for (const [n, w] of whole.weights) assertEquals(resumed.weights.get(n), w, `weights of ${n}`);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("train: checkpointSeconds writes a checkpoint once that much time has passed since the last", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const base: TrainConfig = { epochs: 4, batchSize: 4, seed: 2, lr: 1e-2, runDir: `${dir}/a` };
+    // 0 s: due after every step, so a kill after step 5 leaves the checkpoint of step 5.
+    await run(new FullFinetuning(), { ...base, checkpointSeconds: 0 }, { abortAfter: 5 });
+    assertEquals(await latestCheckpoint(`${dir}/a`), `${dir}/a/checkpoint-5`);
+    // An hour: never due in a test, so only the final checkpoint is written.
+    await run(new FullFinetuning(), { ...base, runDir: `${dir}/b`, checkpointSeconds: 3600 }, {
+      abortAfter: 5,
+    });
+    assertEquals(await latestCheckpoint(`${dir}/b`), undefined);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -35,6 +35,13 @@ export interface LoopState {
   belowThreshold?: number;
   /** The step at which the early stop ended training. */
   stoppedEarly?: number;
+  /**
+   * The loss of every step so far, and the seconds spent in steps and in mask computations, so
+   * that a resumed run reports the whole run (absent in checkpoints of older versions).
+   */
+  losses?: { step: number; loss: number }[];
+  trainSeconds?: number;
+  maskSeconds?: number;
 }
 
 /** `state.json` as written: the loop state, whether a mask was saved, and the files' SHA-256. */
@@ -131,6 +138,15 @@ async function readState(path: string): Promise<SavedState> {
     }
   }
   if (!Array.isArray(s.masks)) throw new TrainingCheckpointError(`${path}/state.json: "masks" is missing`);
+  // Older checkpoints have no losses; a list must hold one loss per step so far, in order.
+  if (s.losses !== undefined) {
+    const ok = Array.isArray(s.losses) && s.losses.length === s.step &&
+      s.losses.every((l, i) => l?.step === i + 1 && (typeof l.loss === "number" || l.loss === null));
+    if (!ok) {
+      throw new TrainingCheckpointError(`${path}/state.json: "losses" is not one loss per step 1..${s.step}`);
+    }
+    s.losses = s.losses.map((l) => ({ step: l.step, loss: l.loss ?? NaN })); // JSON writes NaN as null
+  }
   return s as SavedState;
 }
 

@@ -162,6 +162,7 @@ export const ADAPTER_METHOD: MethodSpec<{ bottleneck: number }> = {
   color: "#59a14f",
   description: "Houlsby adapters: bottleneck MLP with a skip after attention and feed-forward sublayers",
   source: ADAPTER_SOURCE,
+  resumable: true,
   defaults: Object.freeze({ bottleneck: 64 }),
   ranges: { bottleneck: COUNT },
   create<E>(config: { bottleneck: number }, ctx: CreateContext): MethodSetup<E> {

@@ -144,6 +144,7 @@ export const LORA_METHOD: MethodSpec<LoraParams> = {
   description:
     "LoRA: trained rank-r update (alpha/r)·B·A beside frozen attention query and value projections",
   source: LORA_SOURCE,
+  resumable: true,
   defaults: Object.freeze({ rank: 8, alpha: 16, targets: Object.freeze(["q", "v"]) as unknown as string[] }),
   ranges: { rank: COUNT, alpha: POSITIVE },
   create<E>(config: LoraParams, ctx: CreateContext): MethodSetup<E> {

@@ -165,6 +165,7 @@ export const PREFIX_METHOD: MethodSpec<{ length: number }> = {
   color: "#b07aa1",
   description: "Prefix tuning: trained key/value prefixes in every attention layer (MLP-reparameterised)",
   source: PREFIX_SOURCE,
+  resumable: true,
   defaults: Object.freeze({ length: 20 }),
   ranges: { length: COUNT },
   create<E>(config: { length: number }, ctx: CreateContext): MethodSetup<E> {
