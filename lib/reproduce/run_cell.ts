@@ -29,6 +29,7 @@ import { type Backbone, loadBackbone } from "../train/backbone.ts";
 import { evaluateGeneration } from "../train/evaluate.ts";
 import { buildFeatures, collate, type Feature } from "../train/features.ts";
 import { train } from "../train/trainer.ts";
+import { TrainingCheckpointError } from "../train/training_checkpoint.ts";
 import type { CellResult, RunContext } from "./runner.ts";
 
 /** The load options of a cell: its data folder, the dataset's options for its seed (ADE's fold), its episode. */
@@ -138,20 +139,37 @@ export async function scoreFewRel(
 /** Seconds of training between the checkpoints of a resumable cell (`RunContext.trainDir`). */
 const CELL_CHECKPOINT_SECONDS = 300;
 
-/** Trains and evaluates one cell; the {@link CellRunner} of `deno task reproduce`. */
-export async function runCell(
-  cell: Cell,
-  ctx: RunContext,
-  opts: {
-    /** An already loaded backbone (not disposed here); default: load `cell.backbone`. */
-    backbone?: Backbone;
-    quiet?: boolean;
-    /** Checkpoints and `log.jsonl` go here (see `TrainConfig.runDir`). */
-    runDir?: string;
-    checkpointEvery?: number;
-    resume?: boolean;
-  } = {},
-): Promise<CellResult> {
+/** The options of {@link runCell}. */
+export interface RunCellOptions {
+  /** An already loaded backbone (not disposed here); default: load `cell.backbone`. */
+  backbone?: Backbone;
+  quiet?: boolean;
+  /** Checkpoints and `log.jsonl` go here (see `TrainConfig.runDir`). */
+  runDir?: string;
+  checkpointEvery?: number;
+  resume?: boolean;
+}
+
+/**
+ * Trains and evaluates one cell; the {@link CellRunner} of `deno task reproduce`. When the grid's
+ * checkpoints of the cell (`ctx.trainDir`) cannot be resumed from (saved by code that planned
+ * another number of steps, or damaged beyond the fallback to the older one), they are removed and
+ * the cell starts again, with a message saying why.
+ */
+export async function runCell(cell: Cell, ctx: RunContext, opts: RunCellOptions = {}): Promise<CellResult> {
+  try {
+    return await trainAndEvaluate(cell, ctx, opts);
+  } catch (e) {
+    const gridCheckpoints = ctx.trainDir !== undefined && opts.runDir === undefined &&
+      opts.backbone === undefined;
+    if (!(e instanceof TrainingCheckpointError) || !gridCheckpoints) throw e;
+    ctx.log(`cannot continue from ${ctx.trainDir} (${e.message}); removed it, starting the cell again`);
+    await Deno.remove(ctx.trainDir!, { recursive: true });
+    return await trainAndEvaluate(cell, ctx, opts);
+  }
+}
+
+async function trainAndEvaluate(cell: Cell, ctx: RunContext, opts: RunCellOptions): Promise<CellResult> {
   const backbone = opts.backbone ?? await loadBackbone(ctx.initCheckpoint ?? cell.backbone, {
     dataDir: ctx.dataDir,
     dropoutSeed: cell.seed,

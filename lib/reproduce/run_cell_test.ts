@@ -1,4 +1,4 @@
-import { assertEquals, assertRejects, assertThrows } from "@std/assert";
+import { assert, assertEquals, assertRejects, assertThrows } from "@std/assert";
 import { initBackend } from "../backend/mod.ts";
 import { planPreset } from "../experiments/plan.ts";
 import { latestCheckpoint } from "../train/trainer.ts";
@@ -67,6 +67,21 @@ Deno.test({
       assertEquals(again.losses, first.losses);
       assertEquals(again.masks, first.masks);
       assertEquals(again.metrics, first.metrics);
+      // Checkpoints that do not fit the cell (saved by code that planned other steps): removed, and
+      // the cell starts again, to the same result.
+      const state = `${dir}/fishdip/checkpoint-${first.steps}/state.json`;
+      await Deno.writeTextFile(
+        state,
+        JSON.stringify({ ...JSON.parse(await Deno.readTextFile(state)), total: 99 }),
+      );
+      const said: string[] = [];
+      const fresh = await runCell(fishdip, { ...ctx("fishdip"), log: (m) => said.push(m) }, { quiet: true });
+      assert(
+        said.some((m) => m.startsWith(`cannot continue from ${dir}/fishdip`) && m.includes("99 steps")),
+        said.join("\n"),
+      );
+      assertEquals(fresh.resumedFrom, undefined);
+      assertEquals(fresh.metrics, first.metrics);
       // SpIEL keeps state a checkpoint lacks: its cells start again, and write no checkpoints.
       await runCell(spiel, ctx("spiel"), { quiet: true });
       await assertRejects(() => Deno.stat(`${dir}/spiel`), Deno.errors.NotFound);

@@ -30,7 +30,12 @@ import { Adafactor, type AdafactorConfig } from "../optim/adafactor.ts";
 import { chunk } from "./features.ts";
 import { type Progress, progressBar, silentProgress } from "./progress.ts";
 import { removeStaleTemps, trimLog } from "./run_dir.ts";
-import { loadNewestCheckpoint, type LoopState, saveTrainingCheckpoint } from "./training_checkpoint.ts";
+import {
+  loadNewestCheckpoint,
+  type LoopState,
+  saveTrainingCheckpoint,
+  TrainingCheckpointError,
+} from "./training_checkpoint.ts";
 
 export { latestCheckpoint } from "./training_checkpoint.ts";
 
@@ -195,7 +200,7 @@ export async function train<E, B>(args: TrainArgs<E, B>): Promise<TrainResult> {
       const ckpt = loaded.path;
       if (loaded.state.seed !== config.seed || loaded.state.total !== total) {
         optimizer.dispose();
-        throw new Error(
+        throw new TrainingCheckpointError(
           `${ckpt}: saved with seed ${loaded.state.seed} and ${loaded.state.total} steps, ` +
             `but this run has seed ${config.seed} and ${total} steps; use another --run-dir`,
         );
