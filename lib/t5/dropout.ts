@@ -40,6 +40,26 @@ function seededState(seed: number): AleaState {
   return seedrandom.alea(seed.toString(), { state: true }).state() as AleaState;
 }
 
+/** 2^32: Alea's draws are whole multiples of 1 / 2^32. */
+const TWO_32 = 4294967296;
+
+/**
+ * The smallest draw that `tf.dropout` keeps, as a multiple of 2^-32: the keep test on a draw u,
+ * fround(fround(u) + keep) >= 1, only grows with u, and Alea's draws are whole multiples of
+ * 2^-32, so comparing a draw with the smallest such multiple that passes is the same test.
+ * Exported for tests.
+ */
+export function keepThreshold(keep: number): number {
+  const keeps = (k: number) => Math.fround(Math.fround(k / TWO_32) + keep) >= 1;
+  let lo = 0, hi = TWO_32; // keeps(hi): the draw 1 always keeps; keeps(0) never (keep < 1)
+  while (lo < hi) {
+    const mid = Math.floor((lo + hi) / 2);
+    if (keeps(mid)) hi = mid;
+    else lo = mid + 1;
+  }
+  return lo / TWO_32;
+}
+
 /**
  * The multiplier `tf.dropout(x, rate, undefined, seed)` applies to x, as float32 values: for
  * the i-th draw u (a float32, as `randomUniform` stores it), floor(u + keep) / keep in float32,
@@ -49,16 +69,17 @@ export function dropoutMultiplierValues(size: number, rate: number, seed: number
   if (!(rate > 0 && rate < 1)) throw new Error(`dropout rate must be in (0, 1), got ${rate}`);
   const keep = Math.fround(1 - rate);
   const scale = Math.fround(1 / keep);
+  const threshold = keepThreshold(keep);
   const out = new Float32Array(size);
   let { c, s0, s1, s2 } = seededState(seed);
   for (let i = 0; i < size; i++) {
     const t = MULTIPLIER * s0 + c * CARRY_SCALE;
     s0 = s1;
     s1 = s2;
-    c = t | 0;
+    // Alea's `t | 0`: t lies in [0, 2^21], where floor is the same and compiles faster.
+    c = Math.floor(t);
     s2 = t - c;
-    // randomUniform stores the draw as float32; the kernels then add and floor in float32.
-    out[i] = Math.fround(Math.fround(s2) + keep) >= 1 ? scale : 0;
+    out[i] = s2 >= threshold ? scale : 0;
   }
   return out;
 }

@@ -1,7 +1,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { assert, assertEquals, assertThrows } from "@std/assert";
 import { initBackend } from "../backend/mod.ts";
-import { dropoutMultiplierValues, seededDropout } from "./dropout.ts";
+import { dropoutMultiplierValues, keepThreshold, seededDropout } from "./dropout.ts";
 
 /** Seeded values in (−2, 2) (a linear congruential stream, independent of tfjs's generators). */
 function values(n: number, seed: number): Float32Array {
@@ -69,4 +69,21 @@ Deno.test("dropoutMultiplierValues: about the expected share dropped, each kept 
   const kept = m.filter((v) => v !== 0);
   assert(Math.abs(1 - kept.length / m.length - 0.1) < 0.005, `dropped share ${1 - kept.length / m.length}`);
   assert(kept.every((v) => v === Math.fround(1 / Math.fround(0.9))));
+});
+
+Deno.test("keepThreshold: a draw keeps exactly when it reaches the threshold, at the boundary too", () => {
+  // Random draws almost never land within a float32 rounding step of the boundary, so the
+  // comparison tests above cannot tell a threshold one step off: check the boundary directly.
+  const STEP = 2 ** -32;
+  for (const rate of [0.1, 0.3, 0.5, 0.01, 0.9, 1e-7, 0.999999, 1 / 3]) {
+    const keep = Math.fround(1 - rate);
+    const keeps = (u: number) => Math.fround(Math.fround(u) + keep) >= 1;
+    const threshold = keepThreshold(keep);
+    assert(Number.isInteger(threshold / STEP), `rate ${rate}: a multiple of 2^-32`);
+    for (let k = -2000; k <= 2000; k++) {
+      const u = threshold + k * STEP;
+      if (u < 0 || u >= 1) continue;
+      assertEquals(u >= threshold, keeps(u), `rate ${rate}: draw ${u} (${k} steps from the threshold)`);
+    }
+  }
 });
