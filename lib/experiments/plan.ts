@@ -30,7 +30,13 @@ import {
   type EvalTarget,
   trainSteps,
 } from "./cells.ts";
-import { PAPER_FEWREL_EPOCHS, PRESET_SPECS, type PresetName, type PresetSpec } from "./presets.ts";
+import {
+  PAPER_FEWREL_EPOCHS,
+  PRESET_SPECS,
+  type PresetName,
+  type PresetSpec,
+  withStepBudget,
+} from "./presets.ts";
 
 /** The paper's tables. */
 export type TableName =
@@ -140,6 +146,7 @@ function pct(f: number): string {
 /** Expands a preset into table entries and cells, marking the ones whose data is missing. */
 export function planPreset(preset: PresetName | PresetSpec, opts: PlanOptions = {}): Plan {
   const spec = typeof preset === "string" ? PRESET_SPECS[preset] : preset;
+  if (spec.tableSteps && Object.keys(spec.tableSteps).length > 0) return planWithTableSteps(spec, opts);
   // Per-dataset presets start each dataset's rows from the offline backbone that never saw its
   // labels or evaluation sentences; a user's --backbone replaces every one.
   const backboneOf = (dataset: DatasetName): string =>
@@ -432,6 +439,35 @@ export function planPreset(preset: PresetName | PresetSpec, opts: PlanOptions = 
     ? [...new Set(cells.map((c) => c.backbone))].join(", ")
     : opts.backbone ?? spec.backbone;
   return { preset: spec.label ?? spec.name, backbone, entries: kept, cells, blocked: [...blocked.values()] };
+}
+
+/**
+ * A preset some of whose tables have their own step budget (`PresetSpec.tableSteps`): each group
+ * of tables planned as `withStepBudget` plans it, then joined in report order. Cells shared by
+ * tables of one budget are one cell; the same setting at two budgets is two.
+ */
+function planWithTableSteps(spec: PresetSpec, opts: PlanOptions): Plan {
+  const { tableSteps, ...base } = spec;
+  const groups = new Map<number | undefined, TableName[]>();
+  for (const table of TABLES.filter((t) => !opts.only || opts.only.includes(t))) {
+    const steps = tableSteps![table];
+    groups.set(steps, [...(groups.get(steps) ?? []), table]);
+  }
+  const parts = [...groups].map(([steps, only]) =>
+    planPreset(steps === undefined ? base : withStepBudget(base, steps), { ...opts, only })
+  );
+  const rank = (e: Entry) => TABLES.indexOf(e.table);
+  const entries = parts.flatMap((p) => p.entries).sort((a, b) => rank(a) - rank(b)); // stable
+  const unique = <T>(
+    items: T[],
+    id: (item: T) => string,
+  ) => [...new Map(items.map((x) => [id(x), x])).values()];
+  const cells = unique(parts.flatMap((p) => p.cells), cellId);
+  const blocked = unique(parts.flatMap((p) => p.blocked), (b) => cellId(b.cell));
+  const backbone = cells.length
+    ? [...new Set(cells.map((c) => c.backbone))].join(", ")
+    : opts.backbone ?? spec.backbone;
+  return { preset: spec.label ?? spec.name, backbone, entries, cells, blocked };
 }
 
 /** The tables present in a plan, in report order. */

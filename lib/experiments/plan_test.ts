@@ -264,3 +264,38 @@ Deno.test("planPreset fractions: only the rows trained on the listed fractions, 
   });
   assertEquals(new Set(ade.cells.map((c) => `${c.dataset} ${c.fraction}`)), new Set(["ade 0.01"]));
 });
+
+Deno.test("planPreset: tables with their own step budget get the cells of `--steps N`, the others keep the preset's", () => {
+  const availability = sharedAvailability();
+  const spec = { ...PRESET_SPECS.cpu, tableSteps: { lowResource: 600, fixedVsDynamic: 600 } };
+  const plan = planPreset(spec, { availability });
+  assertEquals(plan.preset, "cpu");
+  const ids = (p: { entries: Entry[] }, table: string) =>
+    p.entries.filter((e) => e.table === table).map((e) => e.cells.map(cellId));
+  const long = planPreset(withStepBudget(PRESET_SPECS.cpu, 600), { availability });
+  const own = planPreset(PRESET_SPECS.cpu, { availability });
+  for (const table of TABLES) {
+    const expected = table === "lowResource" || table === "fixedVsDynamic" ? long : own;
+    assertEquals(ids(plan, table), ids(expected, table), table);
+  }
+  // Report order, and every planned cell is one of the two budgets' cells.
+  const order = plan.entries.map((e) => TABLES.indexOf(e.table));
+  assertEquals(order, [...order].sort((a, b) => a - b));
+  const known = new Set([...long.cells, ...own.cells].map(cellId));
+  assert(plan.cells.every((c) => known.has(cellId(c))));
+  assertEquals(new Set(plan.cells.map(cellId)).size, plan.cells.length, "each cell once");
+  const fishdipOf = (table: string) =>
+    plan.entries.find((e) => e.table === table && e.method === "fishdip")!.cells[0];
+  assertEquals([trainSteps(fishdipOf("lowResource")), fishdipOf("lowResource").method], [600, {
+    name: "fishdip",
+    k: 0.01,
+    m: 100,
+    n: "rule",
+    nBatch: 32,
+  }]);
+  assertEquals(trainSteps(fishdipOf("ablationK")), 60);
+  // `--steps N` on such a preset: every table N steps.
+  const all300 = planPreset(withStepBudget(spec, 300), { availability, only: ["lowResource", "peft"] });
+  assert(all300.cells.every((c) => trainSteps(c) === 300));
+  assertEquals(all300.preset, "cpu-300steps");
+});

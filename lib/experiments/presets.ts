@@ -8,6 +8,7 @@
 import { type DatasetName, DATASETS } from "../data/registry.ts";
 import type { MethodName } from "../methods/registry.ts";
 import type { EpisodeSpec } from "./cells.ts";
+import type { TableName } from "./plan.ts";
 
 /** The presets. */
 export type PresetName = "smoke" | "quick" | "cpu" | "paper";
@@ -90,6 +91,12 @@ export interface PresetSpec {
   evalSubsample: Partial<Record<DatasetName, number>>;
   /** Step cap per run (smoke and cpu; see {@link Cell.maxSteps}). */
   maxSteps?: number;
+  /**
+   * Tables that run another step budget than `epochs` gives: each is planned as
+   * {@link withStepBudget} plans it (m scaled alike), so its cells are those of
+   * `deno task reproduce --steps N --only TABLE` and share their records.
+   */
+  tableSteps?: Partial<Record<TableName, number>>;
   /** Length limits: CPU presets keep the reference's; recorded per cell anyway. */
   maxInputLength: number;
   maxOutputLength: number;
@@ -320,7 +327,8 @@ export const PRESET_SPECS: Record<PresetName, PresetSpec> = {
  * --steps N`), FISH-DIP's m and the m ablation's values scaled by the same factor (at least 1), so
  * a run refreshes its mask as often as the preset's do: the cpu preset's 60 steps and m = 10 become
  * the reference's m = 100 at 600 steps. Labelled `NAME-Nsteps` (the preset itself at its own
- * budget). Only for presets with a step budget; `paper` runs the reference's epochs.
+ * budget, unless some of its tables have their own: every table gets `steps`). Only for presets
+ * with a step budget; `paper` runs the reference's epochs.
  */
 export function withStepBudget(spec: PresetSpec, steps: number): PresetSpec {
   if (spec.epochs === "paper") {
@@ -331,11 +339,12 @@ export function withStepBudget(spec: PresetSpec, steps: number): PresetSpec {
   if (!Number.isInteger(steps) || steps < 1) {
     throw new Error(`steps must be a positive integer, got ${steps}`);
   }
-  if (steps === spec.epochs.steps) return spec; // its own budget: its own report
+  if (steps === spec.epochs.steps && !spec.tableSteps) return spec; // its own budget: its own report
   const scale = steps / spec.epochs.steps;
   const scaled = (m: number) => Math.max(1, Math.round(m * scale));
   return {
     ...spec,
+    tableSteps: undefined,
     label: `${spec.name}-${steps}steps`,
     epochs: { steps },
     maxSteps: spec.maxSteps === undefined ? undefined : steps,
