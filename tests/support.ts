@@ -10,23 +10,14 @@
  *
  * @module
  */
-import { dataDir, fixturesDir } from "../lib/config/paths.ts";
+import { dataDir, fixturesDir, pathExistsSync } from "../lib/config/paths.ts";
 import { loadBlas } from "../lib/backend/blas.ts";
-
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 const noted = new Set<string>();
 
 function ignoreUnless(root: string, relative: string, what: string): boolean {
   const path = relative ? `${root}/${relative}` : root;
-  if (exists(path)) return false;
+  if (pathExistsSync(path)) return false;
   if (Deno.env.get("FISHDIP_REQUIRE_DATA")) {
     throw new Error(`${what} required (FISHDIP_REQUIRE_DATA is set) but missing: ${path}`);
   }

@@ -48,6 +48,16 @@ export async function pathExists(path: string): Promise<boolean> {
   }
 }
 
+/** {@link pathExists}, synchronously. */
+export function pathExistsSync(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Thrown when a dataset file is absent; the message says which file and how to get it. */
 export class MissingDataError extends Error {
   constructor(readonly path: string, readonly dataset: string, readonly how: string) {

@@ -21,7 +21,7 @@
  * @module
  */
 
-import { REPO_ROOT } from "../config/paths.ts";
+import { pathExistsSync, REPO_ROOT } from "../config/paths.ts";
 import type { DatasetName } from "../data/registry.ts";
 import { type Cell, cellId, cellLabel } from "../experiments/cells.ts";
 import { estimateSeconds, estimateWork, measuredRates, shard } from "../experiments/estimate.ts";
@@ -158,6 +158,8 @@ export async function runGrid(runner: CellRunner, opts: RunGridOptions): Promise
   const recreated = new Map<string, string | undefined>();
   summary.skipped = mine.filter((c) => store.isDone(cellId(c))).map(cellId);
   const work = estimateWork(todo);
+  const resumeAt = new Map(todo.map((c) => [cellId(c), resumableStep(`${resultsDir}/partial/${cellId(c)}`)]));
+  const continuing = [...resumeAt.values()].filter((s) => s !== undefined).length;
   // The time left at this machine's pace, from the runs already in the store (any preset).
   const eta = todo.length ? estimateSeconds(todo, measuredRates(store.records())) : undefined;
   log(
@@ -165,7 +167,8 @@ export async function runGrid(runner: CellRunner, opts: RunGridOptions): Promise
       opts.shard ? `, shard ${opts.shard.i}/${opts.shard.n}` : ""
     }): ` +
       `${plan.cells.length} runnable cells, ${mine.length} in this shard, ${summary.skipped.length} already done, ` +
-      `${todo.length} to run (${work.steps} optimizer steps, ${work.evalExamples} evaluation examples${
+      `${todo.length} to run (${continuing ? `${continuing} of them from a checkpoint, ` : ""}` +
+      `${work.steps} optimizer steps, ${work.evalExamples} evaluation examples${
         eta === undefined ? "" : `, about ${fmtSeconds(eta)} at the pace of the runs in the store`
       }); ` +
       `${plan.blocked.length} cells need missing data` +
@@ -173,7 +176,13 @@ export async function runGrid(runner: CellRunner, opts: RunGridOptions): Promise
   );
   if (opts.list) {
     for (const c of mine) {
-      log(`  ${store.isDone(cellId(c)) ? "done   " : "pending"} ${cellId(c)} ${cellLabel(c)}`);
+      const from = resumeAt.get(cellId(c));
+      const status = store.isDone(cellId(c)) ? "done   " : "pending";
+      log(
+        `  ${status} ${cellId(c)} ${cellLabel(c)}${
+          from === undefined ? "" : ` (continues from step ${from})`
+        }`,
+      );
     }
     for (const b of plan.blocked) log(`  needs ${b.needs.join(",")} ${cellId(b.cell)} ${cellLabel(b.cell)}`);
     return summary;
@@ -319,6 +328,24 @@ export async function runGrid(runner: CellRunner, opts: RunGridOptions): Promise
     );
   }
   return summary;
+}
+
+/**
+ * The step of the newest complete training checkpoint (`checkpoint-N/` with its `state.json`,
+ * written last) in a cell's folder, or undefined when it has none.
+ */
+function resumableStep(dir: string): number | undefined {
+  let newest: number | undefined;
+  try {
+    for (const e of Deno.readDirSync(dir)) {
+      const step = /^checkpoint-(\d+)$/.exec(e.name)?.[1];
+      if (step === undefined || !pathExistsSync(`${dir}/${e.name}/state.json`)) continue;
+      newest = Math.max(newest ?? 0, Number(step));
+    }
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
+  return newest;
 }
 
 /** Removes a cell's folder of training checkpoints (absent when the cell did not checkpoint). */

@@ -309,6 +309,16 @@ Deno.test("runGrid: a cell's training checkpoints stay while it fails and go onc
     const id = first.failed[0].cellId;
     assertEquals(seen.get(id), `${results}/partial/${id}`);
     assert(Deno.statSync(`${results}/partial/${id}/checkpoint-5`).isDirectory, "kept for the next run");
+    // The plan says which cells will continue: a checkpoint counts once its state.json is written.
+    const said: string[] = [];
+    const list = { ...base, list: true, log: (m: string) => said.push(m) };
+    await runGrid(runner, list);
+    assert(said.every((m) => !m.includes("continues from")), "no state.json yet: a torn checkpoint");
+    Deno.writeTextFileSync(`${results}/partial/${id}/checkpoint-5/state.json`, "{}");
+    said.length = 0;
+    await runGrid(runner, list);
+    assert(said[0].includes("1 of them from a checkpoint"), said[0]);
+    assertEquals(said.filter((m) => m.includes(`${id}`) && m.endsWith("(continues from step 5)")).length, 1);
     const second = await runGrid(runner, { ...base, maxCells: 1, noReport: true });
     assertEquals(second.ran, [id]);
     assertThrows(() => Deno.statSync(`${results}/partial/${id}`), Deno.errors.NotFound);
