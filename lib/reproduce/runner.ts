@@ -157,6 +157,8 @@ export async function runGrid(runner: CellRunner, opts: RunGridOptions): Promise
   /** Meta-training weights this run had to train again (see below), by cell id. */
   const recreated = new Map<string, string | undefined>();
   summary.skipped = mine.filter((c) => store.isDone(cellId(c))).map(cellId);
+  // A kill between storing a record and removing the cell's checkpoints leaves them behind.
+  if (!opts.list) { for (const id of summary.skipped) removeTrainDir(`${resultsDir}/partial/${id}`); }
   const work = estimateWork(todo);
   const resumeAt = new Map(todo.map((c) => [cellId(c), resumableStep(`${resultsDir}/partial/${cellId(c)}`)]));
   const continuing = [...resumeAt.values()].filter((s) => s !== undefined).length;

@@ -323,5 +323,9 @@ Deno.test("runGrid: a cell's training checkpoints stay while it fails and go onc
     assertEquals(second.ran, [id]);
     assertThrows(() => Deno.statSync(`${results}/partial/${id}`), Deno.errors.NotFound);
     assertEquals(loadRecords(`${results}/runs`).records[0].resumedFrom, 5);
+    // Checkpoints of a cell already recorded (a kill right after its record): removed on the next run.
+    Deno.mkdirSync(`${results}/partial/${id}/checkpoint-9`, { recursive: true });
+    await runGrid(runner, { ...base, maxCells: 0, noReport: true });
+    assertThrows(() => Deno.statSync(`${results}/partial/${id}`), Deno.errors.NotFound);
   });
 });
