@@ -4,6 +4,7 @@ import { type DatasetName, DATASETS } from "../data/registry.ts";
 import { cellId, cellLabel, regressingSamples, trainSteps } from "./cells.ts";
 import { type Entry, planPreset, TABLES } from "./plan.ts";
 import { PRESET_SPECS, PRESETS, withStepBudget } from "./presets.ts";
+import { pathExistsSync, REPO_ROOT } from "../config/paths.ts";
 
 Deno.test("paper preset: reference epochs, batch 32, seeds, lengths, backbone", () => {
   const plan = planPreset("paper", { availability: allAvailable() });
@@ -298,4 +299,20 @@ Deno.test("planPreset: tables with their own step budget get the cells of `--ste
   const all300 = planPreset(withStepBudget(spec, 300), { availability, only: ["lowResource", "peft"] });
   assert(all300.cells.every((c) => trainSteps(c) === 300));
   assertEquals(all300.preset, "cpu-300steps");
+});
+
+Deno.test("every backbone an offline preset plans with is committed under data/models/", () => {
+  // A backbone missing from a fresh clone would make its rows fail (the name is then looked up
+  // on the Hugging Face hub), silently in a notebook: check the files themselves.
+  for (const preset of ["smoke", "quick", "cpu"] as const) {
+    const backbones = new Set(
+      planPreset(preset, { availability: allAvailable() }).cells.map((c) => c.backbone),
+    );
+    for (const name of backbones) {
+      for (const file of ["config.json", "model.safetensors", "spiece.model"]) {
+        const path = `${REPO_ROOT}/data/models/${name}/${file}`;
+        assert(pathExistsSync(path), `${preset}: backbone ${name} lacks ${path}`);
+      }
+    }
+  }
 });
