@@ -85,7 +85,9 @@ export type NotebookRunner = (opts: {
   resultsDir: string;
   backbone?: string;
   quiet: boolean;
-}) => Promise<{ ran: unknown[]; skipped: unknown[]; failed: unknown[]; blocked: number }>;
+}) => Promise<
+  { ran: unknown[]; skipped: unknown[]; failed: { label: string; error: string }[]; blocked: number }
+>;
 
 /** One table's notebook. */
 export class TableNotebook {
@@ -97,7 +99,10 @@ export class TableNotebook {
     private readonly runner: NotebookRunner,
   ) {}
 
-  /** Trains and evaluates the table's cells that are not in the results store yet (finished ones are skipped). */
+  /**
+   * Trains and evaluates the table's cells that are not in the results store yet (finished ones are
+   * skipped); throws, naming the first, when any of them failed.
+   */
   async run(): Promise<void> {
     if (!this.settings.run) return;
     const { resultsDir, backbone } = this.settings;
@@ -108,6 +113,14 @@ export class TableNotebook {
       `ran ${summary.ran.length} cells, ${summary.skipped.length} already done, ${summary.failed.length} failed, ` +
         `${summary.blocked} need data we do not have`,
     );
+    // A failed cell stops the notebook here, so that no table below is read as complete.
+    if (summary.failed.length) {
+      const [first] = summary.failed;
+      throw new Error(
+        `${summary.failed.length} cell(s) of this table failed (first: ${first.label}: ${first.error}); ` +
+          `the others' results are stored, and running this cell again retries only the failed ones`,
+      );
+    }
   }
 
   /** The plan, records, tables and figures of this table (read from the store once, on first use). */

@@ -1,4 +1,4 @@
-import { assert, assertEquals, assertStringIncludes, assertThrows } from "@std/assert";
+import { assert, assertEquals, assertRejects, assertStringIncludes, assertThrows } from "@std/assert";
 import { notebookSettings, TableNotebook } from "./table_notebook.ts";
 
 const never = () => Promise.reject(new Error("not run in this test"));
@@ -62,6 +62,22 @@ Deno.test("FISHDIP_STEPS gives a notebook the budget of `reproduce --steps N`, i
     assertStringIncludes(text, "m = 100");
     await nb.run();
     assertEquals((asked as { label?: string }).label, "cpu-600steps");
+  } finally {
+    Deno.removeSync(resultsDir, { recursive: true });
+  }
+});
+
+Deno.test("a table notebook's run stops with the first failure when cells failed", async () => {
+  const resultsDir = Deno.makeTempDirSync();
+  try {
+    const failed = [{ label: "conll04 1% fishdip s1", error: "DownloadError: no such backbone" }];
+    const runner = () => Promise.resolve({ ran: [], skipped: [], failed, blocked: 0 });
+    const nb = new TableNotebook("lowResource", { preset: "smoke", resultsDir, run: true }, runner);
+    await assertRejects(
+      () => nb.run(),
+      Error,
+      "1 cell(s) of this table failed (first: conll04 1% fishdip s1: DownloadError",
+    );
   } finally {
     Deno.removeSync(resultsDir, { recursive: true });
   }
