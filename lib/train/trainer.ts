@@ -227,8 +227,11 @@ export async function train<E, B>(args: TrainArgs<E, B>): Promise<TrainResult> {
   let trainSeconds = resumed ? state.trainSeconds ?? 0 : 0,
     maskSeconds = resumed ? state.maskSeconds ?? 0 : 0;
   const resumedFrom = resumed ? state.step : undefined;
+  let lastCheckpoint = performance.now();
   const checkpoint = async () => {
-    Object.assign(state, { losses, trainSeconds, maskSeconds });
+    // A run resumed from a checkpoint without losses (an older version's) cannot list them all.
+    const complete = losses.length === state.step ? losses : undefined;
+    Object.assign(state, { losses: complete, trainSeconds, maskSeconds });
     await saveTrainingCheckpoint(
       runDir!,
       params,
@@ -239,7 +242,6 @@ export async function train<E, B>(args: TrainArgs<E, B>): Promise<TrainResult> {
     );
     lastCheckpoint = performance.now();
   };
-  let lastCheckpoint = performance.now();
   const recordMask = async (step: number, ms: number) => {
     // Counts only: a mask on the backend is read back for checkpoints, not for logs.
     const stats = maskStatsOf(method);

@@ -320,3 +320,24 @@ Deno.test("train: checkpointSeconds writes a checkpoint once that much time has 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("train: a checkpoint of an older version (no losses in state.json) still resumes, to the same weights", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const { method, cfg, runDir, whole } = await killedRun(dir);
+    const state = `${runDir}/checkpoint-6/state.json`;
+    const { losses: _, trainSeconds: _t, maskSeconds: _m, ...older } = JSON.parse(
+      await Deno.readTextFile(state),
+    );
+    await Deno.writeTextFile(state, JSON.stringify(older));
+    const resumed = await run(method(), cfg);
+    assertEquals(resumed.result.losses, whole.result.losses.slice(6), "only this process's steps");
+    for (const [n, w] of whole.weights) assertEquals(resumed.weights.get(n), w, `weights of ${n}`);
+    // Its final checkpoint lists no partial losses, so resuming from it is not refused.
+    const last = JSON.parse(await Deno.readTextFile(`${runDir}/checkpoint-12/state.json`));
+    assertEquals(last.losses, undefined);
+    assertEquals((await run(method(), cfg)).result.resumedFrom, 12);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
