@@ -4,7 +4,27 @@
  *
  * @module
  */
+import { DATASETS } from "../data/registry.ts";
 import type { BackboneRecipe } from "./recipes.ts";
+
+/**
+ * The card's lines on which rows the backbone may serve (the leakage rule: it has never seen
+ * their labels nor evaluation sentences) and which rows the presets start from it (the dataset
+ * registry's `offlineBackbone`, the one place that decides).
+ */
+export function servesLines(name: string, serves: readonly string[]): string[] {
+  const picked = Object.values(DATASETS).filter((d) => d.offlineBackbone === name && !d.metaTraining).map((
+    d,
+  ) => d.name);
+  return [
+    `**It may serve the rows of: ${serves.join(", ")}.** It has never seen their labels, nor any of`,
+    "their evaluation sentences (below, counted). " +
+    (picked.length
+      ? `The presets with per-dataset backbones start the rows of ${picked.join(", ")} from it`
+      : "No preset starts a dataset's rows from it now"),
+    "(`offlineBackbone` in `lib/data/registry.ts`), and every run record names its backbone.",
+  ];
+}
 
 /** What `scripts/pretrain.ts` writes to `<work>/leakage.json` for a recipe. */
 export interface LeakageReport {
@@ -57,9 +77,7 @@ export function backboneCard(
     "pre-trained on a mixture of unsupervised and supervised tasks. Same shape, vocabulary and",
     "tokenizer as its initial checkpoint; BF16 weights, widened to float32 on loading.",
     "",
-    `**It serves the rows of: ${r.serves.join(", ")}.** It has never seen their labels, nor any of`,
-    "their evaluation sentences (below, counted). The presets with per-dataset backbones pick it for",
-    "those rows (`offlineBackbone` in `lib/data/registry.ts`), and every run record names it.",
+    ...servesLines(r.name, r.serves),
     "",
     "## Training",
     "",

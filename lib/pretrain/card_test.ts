@@ -27,7 +27,8 @@ Deno.test("backbone card: the recipe, the served datasets and every leakage coun
     command: "x",
   });
   assertStringIncludes(card, "# fishdip-t5-mini-mt-conll04");
-  assertStringIncludes(card, "serves the rows of: conll03, ade, fewrel");
+  assertStringIncludes(card, "may serve the rows of: conll03, ade, fewrel");
+  assertStringIncludes(card, "start the rows of conll03, ade, fewrel from it");
   assertStringIncludes(card, "| CoNLL04 train + dev (entities, relations) | 1153 | 2 | 1151 | 68 | 81,088 |");
   assertStringIncludes(card, "| conll03_train | 116 |");
   assertStringIncludes(card, "| distinct sentences | 14321 |");
