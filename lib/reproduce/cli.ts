@@ -27,7 +27,9 @@ export const REPRODUCE_USAGE = `deno task reproduce [options]
   --datasets D[,D]  run only these datasets' rows (e.g. conll04,fewrel)
   --fractions F[,F] run only the rows trained on these fractions (e.g. 0.01: the smallest first)
   --shard i/N       run the i-th of N shards (1-based; e.g. SLURM_ARRAY_TASK_ID/N)
-  --shard-pending   deal only the cells not yet done into the shards (--workers does)
+  --shard-pending   deal only the cells not yet done into the shards
+  --claim           share the pending cells with the other processes on this results folder,
+                    one claimed cell at a time (--workers does; --shard then names the store file)
   --workers N       run N shards at once on this machine, then the report (2 on 2 cores)
   --data DIR        data directory (default $FISHDIP_DATA or <repo>/data)
   --results DIR     results directory (default <repo>/results)
@@ -113,6 +115,9 @@ export function parseReproduceArgs(args: string[]): ReproduceArgs {
         break;
       case "--shard-pending":
         out.shardPending = true;
+        break;
+      case "--claim":
+        out.claim = true;
         break;
       case "--workers": {
         out.workers = parseNumberFlag("--workers", next(), COUNT);

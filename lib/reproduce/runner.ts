@@ -35,6 +35,7 @@ import {
   type RunRecord,
 } from "../experiments/store.ts";
 import { reportDir, writeReport } from "../report/report.ts";
+import { processAlive } from "../train/run_dir.ts";
 
 /** What the runner is told about the cell it runs. */
 export interface RunContext {
@@ -87,6 +88,16 @@ export interface RunGridOptions {
    * machines see different stores must keep the default, a partition of the whole grid.
    */
   shardPending?: boolean;
+  /**
+   * Share the pending cells with the other processes on this results folder instead of running a
+   * fixed shard: each cell is claimed by a file `claims/ID` (holding the process id) before it runs
+   * and the store is read again first, so workers started together (`--workers N`) all stay busy
+   * until the grid is done. A claim whose process is gone is taken over. `shard` then only names
+   * the store file.
+   */
+  claim?: boolean;
+  /** With `claim`: milliseconds between looks at cells whose meta-training runs elsewhere (default 15 s). */
+  claimPollMs?: number;
   dataDir?: string;
   /**
    * Results folder (`results`): the store `runs/`, `checkpoints/`, the committed records
@@ -149,7 +160,8 @@ export async function runGrid(runner: CellRunner, opts: RunGridOptions): Promise
   const store = new ResultsStore(`${resultsDir}/runs`, writer);
   store.load();
   const dealt = opts.shardPending ? plan.cells.filter((c) => !store.isDone(cellId(c))) : plan.cells;
-  const mine = opts.shard ? shard(dealt, opts.shard.i, opts.shard.n) : plan.cells;
+  // Claimed cells are shared: every process looks at all of them.
+  const mine = opts.shard && !opts.claim ? shard(dealt, opts.shard.i, opts.shard.n) : plan.cells;
   const summary: RunGridSummary = { plan, ran: [], skipped: [], failed: [], blocked: plan.blocked.length };
   const commit = gitCommit(REPO_ROOT);
 
@@ -158,7 +170,7 @@ export async function runGrid(runner: CellRunner, opts: RunGridOptions): Promise
   const recreated = new Map<string, string | undefined>();
   summary.skipped = mine.filter((c) => store.isDone(cellId(c))).map(cellId);
   // A kill between storing a record and removing the cell's checkpoints leaves them behind.
-  if (!opts.list) { for (const id of summary.skipped) removeTrainDir(`${resultsDir}/partial/${id}`); }
+  if (!opts.list) { for (const id of summary.skipped) removeIfPresent(`${resultsDir}/partial/${id}`); }
   const work = estimateWork(todo);
   const resumeAt = new Map(todo.map((c) => [cellId(c), resumableStep(`${resultsDir}/partial/${cellId(c)}`)]));
   const continuing = [...resumeAt.values()].filter((s) => s !== undefined).length;
@@ -166,7 +178,7 @@ export async function runGrid(runner: CellRunner, opts: RunGridOptions): Promise
   const eta = todo.length ? estimateSeconds(todo, measuredRates(store.records())) : undefined;
   log(
     `preset ${plan.preset} (backbone ${plan.backbone}${
-      opts.shard ? `, shard ${opts.shard.i}/${opts.shard.n}` : ""
+      opts.shard ? `, ${opts.claim ? "worker" : "shard"} ${opts.shard.i}/${opts.shard.n}` : ""
     }): ` +
       `${plan.cells.length} runnable cells, ${mine.length} in this shard, ${summary.skipped.length} already done, ` +
       `${todo.length} to run (${continuing ? `${continuing} of them from a checkpoint, ` : ""}` +
@@ -193,8 +205,8 @@ export async function runGrid(runner: CellRunner, opts: RunGridOptions): Promise
   if (!opts.reportOnly) {
     const limit = opts.maxCells ?? Infinity;
     const t0 = performance.now();
-    for (const [k, cell] of todo.entries()) {
-      if (summary.ran.length + summary.failed.length >= limit) break;
+    /** Trains, evaluates and records one cell (or records why it could not run). */
+    const runOne = async (k: number, cell: Cell): Promise<void> => {
       const id = cellId(cell), label = cellLabel(cell);
       const prefix = `[${k + 1}/${todo.length}] ${label}`;
       let initCheckpoint: string | undefined;
@@ -225,7 +237,7 @@ export async function runGrid(runner: CellRunner, opts: RunGridOptions): Promise
           const error = `its initialising cell ${init} has no checkpoint (failed or not run)`;
           log(`${prefix}: skipped, ${error}`);
           summary.failed.push({ cellId: id, label, error });
-          continue;
+          return;
         }
       }
       log(`${prefix}: running`);
@@ -266,13 +278,15 @@ export async function runGrid(runner: CellRunner, opts: RunGridOptions): Promise
           gitCommit: commit,
         });
         store.append(record);
-        removeTrainDir(trainDir); // the record holds the result now: its checkpoints have served
+        removeIfPresent(trainDir); // the record holds the result now: its checkpoints have served
         summary.ran.push(id);
         const elapsed = (performance.now() - t0) / 1000;
-        const left = todo.length - (k + 1);
+        // Shared (claimed) cells: what no process has finished yet, as far as the store shows.
+        if (opts.claim) store.load({ quiet: true });
+        const left = opts.claim ? todo.filter((c) => !store.isDone(cellId(c))).length : todo.length - (k + 1);
         log(
           `${prefix}: done in ${fmtSeconds(total)}; ${left} left` +
-            (left ? `, about ${fmtSeconds((elapsed / (k + 1)) * left)} to go` : ""),
+            (left ? `, about ${fmtSeconds((elapsed / summary.ran.length) * left)} to go` : ""),
         );
       } catch (e) {
         const error = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
@@ -294,6 +308,36 @@ export async function runGrid(runner: CellRunner, opts: RunGridOptions): Promise
         );
         if (opts.stopOnError) throw e;
       }
+    };
+
+    const me = `${Deno.pid}:${crypto.randomUUID()}`;
+    let queue = todo;
+    while (queue.length) {
+      // Cells whose FewRel meta-training another worker is running: tried again once it is done.
+      const waiting: Cell[] = [];
+      for (const cell of queue) {
+        if (summary.ran.length + summary.failed.length >= limit) break;
+        const id = cellId(cell), k = todo.indexOf(cell);
+        if (!opts.claim) {
+          await runOne(k, cell);
+          continue;
+        }
+        store.load({ quiet: true }); // another worker may have finished it
+        if (store.isDone(id)) continue;
+        if (cell.init && !store.isDone(cell.init) && claimedElsewhere(resultsDir, cell.init, me)) {
+          waiting.push(cell);
+          continue;
+        }
+        if (!takeClaim(resultsDir, id, me)) continue; // another worker runs it
+        try {
+          await runOne(k, cell);
+        } finally {
+          removeIfPresent(`${resultsDir}/claims/${id}`);
+        }
+      }
+      if (!waiting.length || summary.ran.length + summary.failed.length >= limit) break;
+      await new Promise((resolve) => setTimeout(resolve, opts.claimPollMs ?? CLAIM_POLL_MS));
+      queue = waiting;
     }
   }
 
@@ -332,6 +376,53 @@ export async function runGrid(runner: CellRunner, opts: RunGridOptions): Promise
   return summary;
 }
 
+/** How long a worker waits before looking again at cells whose meta-training runs elsewhere. */
+const CLAIM_POLL_MS = 15_000;
+
+/**
+ * Claims cell `id` for `me` (a process id and a token of this run, `PID:TOKEN`) by creating
+ * `claims/ID` exclusively; false when another live run holds it.
+ */
+function takeClaim(resultsDir: string, id: string, me: string): boolean {
+  const path = `${resultsDir}/claims/${id}`;
+  Deno.mkdirSync(`${resultsDir}/claims`, { recursive: true });
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      Deno.writeTextFileSync(path, me, { createNew: true });
+      return true;
+    } catch (e) {
+      if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
+      if (claimedElsewhere(resultsDir, id, me)) return false;
+      removeIfPresent(path); // its process is gone (killed): take it over
+    }
+  }
+  return false;
+}
+
+/** Whether a live run other than `me` holds the claim of cell `id`. */
+function claimedElsewhere(resultsDir: string, id: string, me: string): boolean {
+  let owner: string;
+  try {
+    owner = Deno.readTextFileSync(`${resultsDir}/claims/${id}`).trim();
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return false;
+    throw e;
+  }
+  if (owner === me) return false;
+  // A claim being written is empty for an instant: count it as held.
+  const pid = Number(owner.split(":")[0]);
+  return !(Number.isInteger(pid) && pid > 0) || processAlive(pid);
+}
+
+/** Removes a file or folder (recursively); nothing when it is absent. */
+function removeIfPresent(path: string): void {
+  try {
+    Deno.removeSync(path, { recursive: true });
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
+}
+
 /**
  * The step of the newest complete training checkpoint (`checkpoint-N/` with its `state.json`,
  * written last) in a cell's folder, or undefined when it has none.
@@ -348,15 +439,6 @@ function resumableStep(dir: string): number | undefined {
     if (!(e instanceof Deno.errors.NotFound)) throw e;
   }
   return newest;
-}
-
-/** Removes a cell's folder of training checkpoints (absent when the cell did not checkpoint). */
-function removeTrainDir(dir: string): void {
-  try {
-    Deno.removeSync(dir, { recursive: true });
-  } catch (e) {
-    if (!(e instanceof Deno.errors.NotFound)) throw e;
-  }
 }
 
 /** Whether `dir` holds a saved checkpoint (its config.json is written with the weights). */

@@ -329,3 +329,42 @@ Deno.test("runGrid: a cell's training checkpoints stay while it fails and go onc
     assertThrows(() => Deno.statSync(`${results}/partial/${id}`), Deno.errors.NotFound);
   });
 });
+
+Deno.test("runGrid --claim: processes sharing a results folder run every cell once, all of them busy", async () => {
+  await withGrid(async (base, results) => {
+    const runs: string[][] = [[], []];
+    const slow = (w: number): CellRunner => async (cell, ctx) => {
+      runs[w].push(cellId(cell));
+      // Unequal speeds (the faster takes more); the FewRel meta-training long enough that the
+      // other worker reaches its episodes first and has to wait for it.
+      await new Promise((r) => setTimeout(r, cell.saveCheckpoint ? 60 : 2 + 3 * w));
+      return await fake().runner(cell, ctx);
+    };
+    const worker = (w: number) =>
+      runGrid(slow(w), { ...base, claim: true, claimPollMs: 20, shard: { i: w + 1, n: 2 }, noReport: true });
+    const [a, b] = await Promise.all([worker(0), worker(1)]);
+    const all = [...runs[0], ...runs[1]];
+    assertEquals(all.length, new Set(all).size, "no cell ran twice");
+    assertEquals(new Set(all).size, a.plan.cells.length, "every cell ran");
+    assert(runs[0].length > 0 && runs[1].length > 0, `both worked: ${runs[0].length} and ${runs[1].length}`);
+    assertEquals(a.failed.length + b.failed.length, 0, "FewRel episodes waited for their meta-training");
+    assertEquals(loadRecords(`${results}/runs`).records.length, a.plan.cells.length);
+    assertEquals([...Deno.readDirSync(`${results}/claims`)].length, 0, "every claim released");
+  });
+});
+
+Deno.test("runGrid --claim: a live process's claim is left to it, a dead one's is taken over", async () => {
+  await withGrid(async (base, results) => {
+    const plan = (await runGrid(fake().runner, { ...base, list: true, log: () => {} })).plan;
+    const [first, second] = plan.cells.filter((c) => !c.init && !c.saveCheckpoint).map(cellId);
+    Deno.mkdirSync(`${results}/claims`, { recursive: true });
+    Deno.writeTextFileSync(`${results}/claims/${first}`, `${Deno.pid}:another-run`); // alive
+    Deno.writeTextFileSync(`${results}/claims/${second}`, "2147483647:killed-run"); // above any pid_max
+    const f = fake();
+    await runGrid(f.runner, { ...base, claim: true, noReport: true });
+    const ran = f.calls.map(cellId);
+    assert(!ran.includes(first), "the live claim's cell is left alone");
+    assert(ran.includes(second), "the dead claim's cell is run");
+    assertEquals(Deno.readTextFileSync(`${results}/claims/${first}`), `${Deno.pid}:another-run`);
+  });
+});

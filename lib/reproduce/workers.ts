@@ -1,7 +1,7 @@
 /**
- * `deno task reproduce --workers N`: N processes on one machine, each running one balanced shard
- * of the grid (`--shard i/N --no-report`, see {@link shard}) with its share of the cores for BLAS,
- * then one report over the shared results store.
+ * `deno task reproduce --workers N`: N processes on one machine, each taking the next pending cell
+ * of the grid that no other has claimed (`--claim`, see `runGrid`) with its share of the cores for
+ * BLAS, then one report over the shared results store.
  *
  * Why: the offline backbone is too small to keep two BLAS threads busy (much of a step is
  * single-threaded wasm), so on 2 cores two one-thread processes get more done than one process
@@ -16,9 +16,9 @@
 import { shard } from "../experiments/estimate.ts";
 
 /**
- * The command line of worker `i` of `n`: the user's arguments without `--workers`, plus its shard
- * of the cells not yet done (`--shard-pending`: the workers start together and read one store, so
- * they agree on the partition, and a resumed run stays balanced).
+ * The command line of worker `i` of `n`: the user's arguments without `--workers`, plus `--claim`
+ * (the workers share the pending cells one at a time, so none sits idle while another still has a
+ * queue, whatever the cells' real lengths) and `--shard i/N`, which then only names its store file.
  */
 export function workerArgs(args: string[], i: number, n: number): string[] {
   shard([], i, n); // validates i and n
@@ -27,7 +27,7 @@ export function workerArgs(args: string[], i: number, n: number): string[] {
     if (args[k] === "--workers") k++;
     else if (!args[k].startsWith("--workers=")) out.push(args[k]);
   }
-  return [...out, "--shard", `${i}/${n}`, "--shard-pending", "--no-report"];
+  return [...out, "--shard", `${i}/${n}`, "--claim", "--no-report"];
 }
 
 /** BLAS threads per worker: the cores shared out evenly, at least one. */

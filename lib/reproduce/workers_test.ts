@@ -1,17 +1,17 @@
 import { assert, assertEquals, assertThrows } from "@std/assert";
 import { runWorkers, workerArgs, workerBlasThreads } from "./workers.ts";
 
-Deno.test("workerArgs: drops --workers, adds the worker's shard and --no-report", () => {
+Deno.test("workerArgs: drops --workers, adds --claim, the worker's store file and --no-report", () => {
   assertEquals(workerArgs(["--preset", "cpu", "--workers", "2", "--only=peft"], 2, 2), [
     "--preset",
     "cpu",
     "--only=peft",
     "--shard",
     "2/2",
-    "--shard-pending",
+    "--claim",
     "--no-report",
   ]);
-  assertEquals(workerArgs(["--workers=3"], 1, 3), ["--shard", "1/3", "--shard-pending", "--no-report"]);
+  assertEquals(workerArgs(["--workers=3"], 1, 3), ["--shard", "1/3", "--claim", "--no-report"]);
   assertThrows(() => workerArgs([], 3, 2));
   assertEquals(workerBlasThreads(2, 2), 1);
   assertEquals(workerBlasThreads(16, 3), 5);
@@ -47,7 +47,7 @@ Deno.exit(shard === "2/2" ? 3 : 0);`,
   for (const i of [1, 2]) {
     const mine = lines.filter((l) => l.startsWith(`w${i}| `));
     assert(
-      mine.includes(`w${i}| args --preset cpu --shard ${i}/2 --shard-pending --no-report`),
+      mine.includes(`w${i}| args --preset cpu --shard ${i}/2 --claim --no-report`),
       mine.join("\n"),
     );
     assert(mine.includes(`w${i}| blas 2 worker ${i}/2`), mine.join("\n"));

@@ -15,7 +15,7 @@ export function tempCheckpointName(step: number, pid: number): string {
 const TEMP = /^\.checkpoint-\d+\.tmp-(\d+)$/;
 
 /** Whether process `pid` runs on this machine (Linux's /proc; elsewhere only this process counts). */
-function alive(pid: number): boolean {
+export function processAlive(pid: number): boolean {
   if (pid === Deno.pid) return true;
   try {
     Deno.statSync("/proc/self");
@@ -45,7 +45,7 @@ export async function removeStaleTemps(runDir: string): Promise<string[]> {
   }
   for (const e of entries) {
     const m = TEMP.exec(e.name);
-    if (!m || alive(Number(m[1]))) continue;
+    if (!m || processAlive(Number(m[1]))) continue;
     await Deno.remove(`${runDir}/${e.name}`, { recursive: true });
     removed.push(e.name);
   }
