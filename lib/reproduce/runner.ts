@@ -205,6 +205,8 @@ export async function runGrid(runner: CellRunner, opts: RunGridOptions): Promise
   if (!opts.reportOnly) {
     const limit = opts.maxCells ?? Infinity;
     const t0 = performance.now();
+    /** This run's claim on the cells it takes (`claim`): the process id and a token of the run. */
+    const me = `${Deno.pid}:${crypto.randomUUID()}`;
     /** Trains, evaluates and records one cell (or records why it could not run). */
     const runOne = async (k: number, cell: Cell): Promise<void> => {
       const id = cellId(cell), label = cellLabel(cell);
@@ -221,7 +223,11 @@ export async function runGrid(runner: CellRunner, opts: RunGridOptions): Promise
           // same settings and seed give the same weights), so train it again, without a new record.
           const initCell = plan.cells.find((c) => cellId(c) === init)!;
           log(`${prefix}: re-creating the weights of ${cellLabel(initCell)} (its checkpoint is not here)`);
+          // Shared cells: held under the meta-training cell's claim, which other workers' episodes
+          // wait for, so that two workers never write the same weights at once.
+          const held = !opts.claim || takeClaim(resultsDir, init, me);
           try {
+            if (!held) throw new Error("another worker holds its claim");
             const again = await runner(initCell, {
               dataDir: opts.dataDir,
               checkpointDir: `${resultsDir}/checkpoints/${init}`,
@@ -230,6 +236,8 @@ export async function runGrid(runner: CellRunner, opts: RunGridOptions): Promise
             initCheckpoint = again.checkpoint;
           } catch (e) {
             log(`${prefix}: could not re-create them: ${e instanceof Error ? e.message : e}`);
+          } finally {
+            if (opts.claim && held) removeIfPresent(`${resultsDir}/claims/${init}`);
           }
           recreated.set(init, initCheckpoint); // tried once per run, whatever the outcome
         }
@@ -310,7 +318,6 @@ export async function runGrid(runner: CellRunner, opts: RunGridOptions): Promise
       }
     };
 
-    const me = `${Deno.pid}:${crypto.randomUUID()}`;
     let queue = todo;
     while (queue.length) {
       // Cells whose FewRel meta-training another worker is running: tried again once it is done.
@@ -324,7 +331,8 @@ export async function runGrid(runner: CellRunner, opts: RunGridOptions): Promise
         }
         store.load({ quiet: true }); // another worker may have finished it
         if (store.isDone(id)) continue;
-        if (cell.init && !store.isDone(cell.init) && claimedElsewhere(resultsDir, cell.init, me)) {
+        // Its meta-training, or the re-creation of its weights, runs in another worker.
+        if (cell.init && claimedElsewhere(resultsDir, cell.init, me)) {
           waiting.push(cell);
           continue;
         }

@@ -5,6 +5,7 @@ import { loadRecords } from "../experiments/store.ts";
 import { parseReproduceArgs, takeBackend } from "./cli.ts";
 import { UsageError } from "../config/cli.ts";
 import { type CellRunner, runGrid } from "./runner.ts";
+import { PRESET_SPECS } from "../experiments/presets.ts";
 
 /** A data folder with (empty) files of the datasets shipped here, so availability matches CI. */
 function fakeData(): string {
@@ -366,5 +367,36 @@ Deno.test("runGrid --claim: a live process's claim is left to it, a dead one's i
     assert(!ran.includes(first), "the live claim's cell is left alone");
     assert(ran.includes(second), "the dead claim's cell is run");
     assertEquals(Deno.readTextFileSync(`${results}/claims/${first}`), `${Deno.pid}:another-run`);
+  });
+});
+
+Deno.test("runGrid --claim: two workers re-create a meta-training's missing weights once, for all its episodes", async () => {
+  await withGrid(async (base, results) => {
+    // Four episodes per meta-training, so that both workers reach episodes of the same one.
+    const preset = { ...PRESET_SPECS.smoke, episodes: [1, 2, 3, 4] };
+    const grid = { ...base, preset, only: ["fewShot" as const], noReport: true };
+    const first = await runGrid(fake().runner, grid);
+    const meta = first.plan.cells.filter((c) => c.saveCheckpoint).map(cellId);
+    const episodes = new Set(first.plan.cells.filter((c) => c.init).map(cellId));
+    const file = `${results}/runs/local.jsonl`;
+    const kept = Deno.readTextFileSync(file).split("\n").filter((l) =>
+      l && !episodes.has(JSON.parse(l).cellId)
+    );
+    Deno.writeTextFileSync(file, kept.join("\n") + "\n");
+    Deno.removeSync(`${results}/checkpoints`, { recursive: true });
+    const workers = [fake(), fake()];
+    const slow = (w: number): CellRunner => async (cell, ctx) => {
+      await new Promise((r) => setTimeout(r, cell.saveCheckpoint ? 40 : 2));
+      return await workers[w].runner(cell, ctx);
+    };
+    const both = await Promise.all(
+      [0, 1].map((w) =>
+        runGrid(slow(w), { ...grid, claim: true, claimPollMs: 10, shard: { i: w + 1, n: 2 } })
+      ),
+    );
+    assertEquals(both.flatMap((r) => r.failed), []);
+    const recreated = workers.flatMap((w) => w.calls).filter((c) => c.saveCheckpoint).map(cellId);
+    assertEquals(recreated.sort(), meta.sort(), "each meta cell re-created exactly once");
+    assertEquals(both.flatMap((r) => r.ran).sort(), [...episodes].sort());
   });
 });
