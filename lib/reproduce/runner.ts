@@ -180,7 +180,10 @@ export async function runGrid(runner: CellRunner, opts: RunGridOptions): Promise
     `preset ${plan.preset} (backbone ${plan.backbone}${
       opts.shard ? `, ${opts.claim ? "worker" : "shard"} ${opts.shard.i}/${opts.shard.n}` : ""
     }): ` +
-      `${plan.cells.length} runnable cells, ${mine.length} in this shard, ${summary.skipped.length} already done, ` +
+      `${plan.cells.length} runnable cells, ${
+        opts.claim ? "shared by the workers" : `${mine.length} in this shard`
+      }, ` +
+      `${summary.skipped.length} already done, ` +
       `${todo.length} to run (${continuing ? `${continuing} of them from a checkpoint, ` : ""}` +
       `${work.steps} optimizer steps, ${work.evalExamples} evaluation examples${
         eta === undefined ? "" : `, about ${fmtSeconds(eta)} at the pace of the runs in the store`
