@@ -21,7 +21,7 @@
  * @module
  */
 
-import { pathExistsSync, REPO_ROOT } from "../config/paths.ts";
+import { REPO_ROOT } from "../config/paths.ts";
 import type { DatasetName } from "../data/registry.ts";
 import { type Cell, cellId, cellLabel } from "../experiments/cells.ts";
 import { estimateSeconds, estimateWork, measuredRates, shard } from "../experiments/estimate.ts";
@@ -35,6 +35,7 @@ import {
   type RunRecord,
 } from "../experiments/store.ts";
 import { reportDir, writeReport } from "../report/report.ts";
+import { checkpointStep, latestCheckpoint } from "../train/run_dir.ts";
 import { CLAIM_POLL_MS, claimedElsewhere, removeIfPresent, takeClaim } from "./claims.ts";
 
 /** What the runner is told about the cell it runs. */
@@ -172,7 +173,12 @@ export async function runGrid(runner: CellRunner, opts: RunGridOptions): Promise
   // A kill between storing a record and removing the cell's checkpoints leaves them behind.
   if (!opts.list) { for (const id of summary.skipped) removeIfPresent(`${resultsDir}/partial/${id}`); }
   const work = estimateWork(todo);
-  const resumeAt = new Map(todo.map((c) => [cellId(c), resumableStep(`${resultsDir}/partial/${cellId(c)}`)]));
+  const resumeAt = new Map(
+    await Promise.all(todo.map(async (c) => {
+      const newest = await latestCheckpoint(`${resultsDir}/partial/${cellId(c)}`);
+      return [cellId(c), newest === undefined ? undefined : checkpointStep(newest)] as const;
+    })),
+  );
   const continuing = [...resumeAt.values()].filter((s) => s !== undefined).length;
   // The time left at this machine's pace, from the runs already in the store (any preset).
   const eta = todo.length ? estimateSeconds(todo, measuredRates(store.records())) : undefined;
@@ -385,24 +391,6 @@ export async function runGrid(runner: CellRunner, opts: RunGridOptions): Promise
     );
   }
   return summary;
-}
-
-/**
- * The step of the newest complete training checkpoint (`checkpoint-N/` with its `state.json`,
- * written last) in a cell's folder, or undefined when it has none.
- */
-function resumableStep(dir: string): number | undefined {
-  let newest: number | undefined;
-  try {
-    for (const e of Deno.readDirSync(dir)) {
-      const step = /^checkpoint-(\d+)$/.exec(e.name)?.[1];
-      if (step === undefined || !pathExistsSync(`${dir}/${e.name}/state.json`)) continue;
-      newest = Math.max(newest ?? 0, Number(step));
-    }
-  } catch (e) {
-    if (!(e instanceof Deno.errors.NotFound)) throw e;
-  }
-  return newest;
 }
 
 /** Whether `dir` holds a saved checkpoint (its config.json is written with the weights). */

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { pathExists } from "../config/paths.ts";
 
 /** The folder a checkpoint is written into before it is renamed to `checkpoint-<step>`. */
 export function tempCheckpointName(step: number, pid: number): string {
@@ -13,6 +14,34 @@ export function tempCheckpointName(step: number, pid: number): string {
 }
 
 const TEMP = /^\.checkpoint-\d+\.tmp-(\d+)$/;
+
+const CHECKPOINT = /^checkpoint-(\d+)$/;
+
+/** The complete checkpoint folders of `runDir` (those with `state.json`), newest first. */
+export async function checkpointsNewestFirst(runDir: string): Promise<string[]> {
+  if (!(await pathExists(runDir))) return [];
+  const found: { step: number; path: string }[] = [];
+  for await (const e of Deno.readDir(runDir)) {
+    const m = CHECKPOINT.exec(e.name);
+    if (!m || !e.isDirectory) continue;
+    const path = `${runDir}/${e.name}`;
+    if (!(await pathExists(`${path}/state.json`))) continue; // written last: its absence means torn
+    found.push({ step: Number(m[1]), path });
+  }
+  return found.sort((a, b) => b.step - a.step).map((f) => f.path);
+}
+
+/** The newest complete checkpoint folder in `runDir`, if any (not verified: see `verifyCheckpoint`). */
+export async function latestCheckpoint(runDir: string): Promise<string | undefined> {
+  return (await checkpointsNewestFirst(runDir))[0];
+}
+
+/** The step of a checkpoint folder (`.../checkpoint-N`). */
+export function checkpointStep(path: string): number {
+  const m = CHECKPOINT.exec(path.slice(path.lastIndexOf("/") + 1));
+  if (!m) throw new Error(`not a checkpoint folder: ${path}`);
+  return Number(m[1]);
+}
 
 /** Whether process `pid` runs on this machine (Linux's /proc; elsewhere only this process counts). */
 export function processAlive(pid: number): boolean {

@@ -23,7 +23,9 @@ import type { ParamMask } from "../methods/mask.ts";
 import { SparseMask } from "../methods/mask.ts";
 import type { Adafactor } from "../optim/adafactor.ts";
 import { adafactorStateFrom, adafactorStateTensors } from "../optim/adafactor_state.ts";
-import { tempCheckpointName } from "./run_dir.ts";
+import { checkpointsNewestFirst, tempCheckpointName } from "./run_dir.ts";
+
+export { latestCheckpoint } from "./run_dir.ts";
 
 /** The loop's state, saved in `state.json`. */
 export interface LoopState {
@@ -57,27 +59,6 @@ export class TrainingCheckpointError extends Error {
     super(message);
     this.name = "TrainingCheckpointError";
   }
-}
-
-const CHECKPOINT = /^checkpoint-(\d+)$/;
-
-/** The complete checkpoint folders of `runDir` (those with `state.json`), newest first. */
-export async function checkpointsNewestFirst(runDir: string): Promise<string[]> {
-  if (!(await exists(runDir))) return [];
-  const found: { step: number; path: string }[] = [];
-  for await (const e of Deno.readDir(runDir)) {
-    const m = CHECKPOINT.exec(e.name);
-    if (!m || !e.isDirectory) continue;
-    const path = `${runDir}/${e.name}`;
-    if (!(await exists(`${path}/state.json`))) continue; // written last: its absence means torn
-    found.push({ step: Number(m[1]), path });
-  }
-  return found.sort((a, b) => b.step - a.step).map((f) => f.path);
-}
-
-/** The newest complete checkpoint folder in `runDir`, if any (not verified: see {@link verifyCheckpoint}). */
-export async function latestCheckpoint(runDir: string): Promise<string | undefined> {
-  return (await checkpointsNewestFirst(runDir))[0];
 }
 
 async function sha256(path: string): Promise<string> {
