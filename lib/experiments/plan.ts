@@ -434,10 +434,7 @@ export function planPreset(preset: PresetName | PresetSpec, opts: PlanOptions = 
     }
   }
   const cells = [...seen.values()];
-  // Without runnable cells, the backbone every cell would use unless a dataset has its own.
-  const backbone = cells.length
-    ? [...new Set(cells.map((c) => c.backbone))].join(", ")
-    : opts.backbone ?? spec.backbone;
+  const backbone = planBackbone(cells, spec, opts);
   return { preset: spec.label ?? spec.name, backbone, entries: kept, cells, blocked: [...blocked.values()] };
 }
 
@@ -464,10 +461,23 @@ function planWithTableSteps(spec: PresetSpec, opts: PlanOptions): Plan {
   ) => [...new Map(items.map((x) => [id(x), x])).values()];
   const cells = unique(parts.flatMap((p) => p.cells), cellId);
   const blocked = unique(parts.flatMap((p) => p.blocked), (b) => cellId(b.cell));
-  const backbone = cells.length
+  return {
+    preset: spec.label ?? spec.name,
+    backbone: planBackbone(cells, spec, opts),
+    entries,
+    cells,
+    blocked,
+  };
+}
+
+/**
+ * The backbones a plan's cells start from, as its report names them; without runnable cells, the
+ * one every cell would use unless a dataset has its own.
+ */
+function planBackbone(cells: Cell[], spec: PresetSpec, opts: PlanOptions): string {
+  return cells.length
     ? [...new Set(cells.map((c) => c.backbone))].join(", ")
     : opts.backbone ?? spec.backbone;
-  return { preset: spec.label ?? spec.name, backbone, entries, cells, blocked };
 }
 
 /** The tables present in a plan, in report order. */
